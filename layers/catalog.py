@@ -1,0 +1,139 @@
+"""The processed-data catalog: one model for the CLI, the HTTP service and the engine.
+
+``catalog.json`` is the only index of ``data/processed``; every consumer reads layers through it so
+that checksums (``version``) are verified in one place and a corrupt or truncated file is refused
+with a message naming it, instead of yielding silently wrong answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from layers.errors import CatalogError
+
+CATALOG_FILE = "catalog.json"
+SCHEMA_VERSION = 1
+
+Accuracy = Literal["authoritative", "approximate", "illustrative"]
+Access = Literal["public", "restricted"]
+GeometryType = Literal["polygon", "line", "point", "raster"]
+Status = Literal["existing", "candidate", "planned"]
+
+
+class ReferenceCheck(BaseModel):
+    """A published figure the layer is compared against, and how far the build is from it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: Literal["area_km2", "length_km", "feature_count"] = "area_km2"
+    expected: float
+    actual: float | None = None
+    deviation_pct: float | None = None
+    source: str | None = None
+    note: str | None = None
+
+
+class CatalogEntry(BaseModel):
+    """One processed layer, as listed by ``zoning layers`` and ``GET /v1/layers``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    kind: str
+    title: str
+    title_en: str | None = None
+    region: str
+    geometry_type: GeometryType
+    feature_count: int
+    bbox: tuple[float, float, float, float] = Field(description="[minx, miny, maxx, maxy] lon/lat")
+    total_area_km2: float | None = None
+    total_length_km: float | None = None
+    accuracy: Accuracy
+    source: str
+    derivation: str | None = None
+    as_of: date | None = None
+    access: Access = "public"
+    status: Status = "existing"
+    valid_from: date | None = None
+    valid_to: date | None = None
+    version: str = Field(description="sha256:<hex> of the written layer file")
+    path: str = Field(description="layer file, relative to the data dir")
+    coverage: str | None = Field(None, description="coverage polygon file, relative to the data dir")
+    coverage_version: str | None = None
+    fields: list[str] = Field(default_factory=list)
+    reference: ReferenceCheck | None = None
+    unit: str | None = Field(None, description="raster value unit, e.g. m")
+
+
+class Catalog(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = SCHEMA_VERSION
+    layers: list[CatalogEntry] = Field(default_factory=list)
+
+    def get(self, layer_id: str) -> CatalogEntry | None:
+        return next((entry for entry in self.layers if entry.id == layer_id), None)
+
+
+def sha256_file(path: Path) -> str:
+    """``sha256:<hex>`` of a file's bytes, streamed (layer files can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return f"sha256:{digest.hexdigest()}"
+
+
+def read_catalog(data_dir: Path | str) -> Catalog:
+    """Read ``catalog.json``; a missing or malformed catalog raises ``CatalogError``."""
+    path = Path(data_dir) / CATALOG_FILE
+    if not path.exists():
+        raise CatalogError(f"no catalog at {path}: run `zoning build` first")
+    try:
+        raw: Any = json.loads(path.read_text(encoding="utf-8"))
+        return Catalog.model_validate(raw)
+    except (ValueError, TypeError) as exc:
+        raise CatalogError(f"catalog {path} is corrupt: {exc}") from exc
+
+
+def write_catalog(data_dir: Path | str, catalog: Catalog) -> Path:
+    """Write ``catalog.json`` deterministically (sorted layers, stable key order)."""
+    path = Path(data_dir) / CATALOG_FILE
+    ordered = Catalog(
+        schema_version=catalog.schema_version,
+        layers=sorted(catalog.layers, key=lambda e: (e.region, e.id)),
+    )
+    text = json.dumps(ordered.model_dump(mode="json"), ensure_ascii=False, indent=2)
+    path.write_text(text + "\n", encoding="utf-8")
+    return path
+
+
+def verify_catalog(data_dir: Path | str, catalog: Catalog | None = None) -> Catalog:
+    """Check every layer and coverage file against its recorded checksum.
+
+    Raises ``CatalogError`` naming the first file that is missing or does not match, so start-up
+    (and reload) can refuse bad data rather than serve it.
+    """
+    data_dir = Path(data_dir)
+    catalog = catalog or read_catalog(data_dir)
+    for entry in catalog.layers:
+        checks = [(entry.path, entry.version)]
+        if entry.coverage and entry.coverage_version:
+            checks.append((entry.coverage, entry.coverage_version))
+        for rel, expected in checks:
+            file = data_dir / rel
+            if not file.exists():
+                raise CatalogError(f"layer '{entry.id}': file {file} is missing")
+            actual = sha256_file(file)
+            if actual != expected:
+                raise CatalogError(
+                    f"layer '{entry.id}': file {file} does not match the catalog checksum "
+                    f"(expected {expected[:19]}…, found {actual[:19]}…): rebuild with `zoning build`"
+                )
+    return catalog

@@ -1,0 +1,45 @@
+"""Loading processed layers (GeoParquet / COG) through the catalog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+from shapely.geometry.base import BaseGeometry
+
+from layers.catalog import Catalog, CatalogEntry, read_catalog, verify_catalog
+from layers.errors import CatalogError
+
+STORAGE_CRS = "EPSG:4490"
+
+
+def load_vector(data_dir: Path | str, entry: CatalogEntry) -> gpd.GeoDataFrame:
+    """Read one vector layer; errors name the layer and the file."""
+    path = Path(data_dir) / entry.path
+    if entry.geometry_type == "raster":
+        raise CatalogError(f"layer '{entry.id}' is a raster; open {path} with rasterio")
+    try:
+        gdf = gpd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several unrelated types for a damaged file
+        raise CatalogError(f"layer '{entry.id}': cannot read {path}: {exc}") from exc
+    if gdf.crs is None or gdf.crs.to_epsg() != 4490:
+        gdf = gdf.set_crs(STORAGE_CRS, allow_override=True)
+    return gdf
+
+
+def load_coverage(data_dir: Path | str, entry: CatalogEntry) -> BaseGeometry | None:
+    """The polygon where ``entry`` is known to be complete, or ``None`` (complete everywhere)."""
+    if not entry.coverage:
+        return None
+    path = Path(data_dir) / entry.coverage
+    try:
+        gdf = gpd.read_parquet(path)
+    except Exception as exc:
+        raise CatalogError(f"layer '{entry.id}': cannot read coverage {path}: {exc}") from exc
+    return gdf.geometry.union_all()
+
+
+def open_catalog(data_dir: Path | str, verify: bool = True) -> Catalog:
+    """Read the catalog and (by default) verify every file's checksum."""
+    catalog = read_catalog(data_dir)
+    return verify_catalog(data_dir, catalog) if verify else catalog
