@@ -80,6 +80,20 @@ class RasterStats(_Model):
     unit: str | None = None
 
 
+class SpatialResult(_Model):
+    """What ``zoning.screen.screen`` finds for one site, before any rule is applied.
+
+    Why a model of its own: the evaluator (``zoning.rules.evaluate``) and ``zoning.api`` consume it
+    without depending on the engine's internals, and tests can build one by hand.
+    """
+
+    hits: list[Hit] = Field(default_factory=list)
+    coverage: list[LayerCoverage] = Field(default_factory=list)
+    rasters: list[RasterStats] = Field(default_factory=list)
+    rivers: list[RiverDistance] = Field(default_factory=list)
+    versions: dict[str, str] = Field(default_factory=dict, description="layer id → version")
+
+
 class Basis(_Model):
     document: str
     article: str | None = None
@@ -110,6 +124,11 @@ class Governing(_Model):
 class LayerCoverage(_Model):
     layer: str
     status: Literal["covered", "no_data"]
+    covered_share: float | None = Field(
+        None,
+        description="share of the site inside the layer's coverage (1 = fully covered); a site "
+        "that straddles the coverage edge is no_data but keeps the hits found in the covered part",
+    )
 
 
 class Versions(_Model):
