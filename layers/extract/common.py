@@ -131,7 +131,7 @@ def length_km(gdf: gpd.GeoDataFrame) -> pd.Series:
 def clip_polygons(gdf: gpd.GeoDataFrame, mask: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Clip polygons to a mask, repairing invalid source rings first and dropping empties."""
     gdf = gdf.copy()
-    gdf["geometry"] = make_valid(gdf.geometry.values)
+    gdf["geometry"] = make_valid(gdf.geometry.values, method="structure", keep_collapsed=False)
     out = gpd.clip(gdf, mask.to_crs(gdf.crs), keep_geom_type=True)
     out = out[~out.geometry.is_empty & out.geometry.notna()]
     return out
