@@ -1,0 +1,158 @@
+"""Areas, lengths and shortest distances in metres, on the ellipsoid (GRS80 / CGCS2000).
+
+Why this way:
+- Areas: a Lambert azimuthal *equal-area* projection on the ellipsoid preserves area exactly
+  anywhere, so projecting geometries into one LAEA and taking planar areas gives the ellipsoidal
+  area up to how straight edges are interpreted (negligible for survey-scale edges). That lets us
+  measure thousands of overlaps with one vectorised ``shapely.area`` call.
+- Lengths: the local projection's scale error grows as (d/R)²/4 (< 1e-5 within 50 km of its
+  centre); whole-site lengths use ``pyproj.Geod`` directly.
+- Distances: the nearest pair of points is found in a local projection (vectorised
+  ``shapely.shortest_line``), then the distance between that pair is measured on the ellipsoid
+  with ``Geod.inv``. The pair is optimal to first order, so the distance is within far less than
+  0.1 % of the true shortest geodesic distance.
+
+Projections are built as PROJ pipelines (≈0.05 ms) rather than CRS→CRS transformers (≈9 ms) and
+cached by centre rounded to 0.01°.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pyproj
+import shapely
+from numpy.typing import NDArray
+from shapely.geometry.base import BaseGeometry
+
+GEOD = pyproj.Geod(ellps="GRS80")
+M2_PER_HA = 10_000.0
+MU_PER_HA = 15.0  # 1 ha = 15 亩
+M2_PER_MU = M2_PER_HA / MU_PER_HA
+
+Float = NDArray[np.float64]
+
+
+def m2_to_ha(area_m2: float) -> float:
+    """Square metres → hectares.
+
+    >>> m2_to_ha(20_000.0)
+    2.0
+    """
+    return area_m2 / M2_PER_HA
+
+
+def m2_to_mu(area_m2: float) -> float:
+    """Square metres → 亩 (1 ha = 15 亩, so 1 亩 ≈ 666.67 m²).
+
+    >>> round(m2_to_mu(10_000.0), 6)
+    15.0
+    """
+    return area_m2 / M2_PER_MU
+
+
+@lru_cache(maxsize=4096)
+def _laea(lon0: float, lat0: float) -> pyproj.Transformer:
+    return pyproj.Transformer.from_pipeline(
+        "+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad "
+        f"+step +proj=laea +lat_0={lat0} +lon_0={lon0} +ellps=GRS80"
+    )
+
+
+def local_transformer(lon: float, lat: float) -> pyproj.Transformer:
+    """Equal-area local projection (metres) centred near (lon, lat); cached."""
+    return _laea(round(float(lon), 2), round(float(lat), 2))
+
+
+def project(geoms: BaseGeometry | NDArray[np.object_], tr: pyproj.Transformer):  # type: ignore[no-untyped-def]
+    """Project lon/lat geometries (scalar or array) through ``tr`` in one vectorised call."""
+
+    def fwd(xy: Float) -> Float:
+        x, y = tr.transform(xy[:, 0], xy[:, 1])
+        return np.column_stack((x, y))
+
+    return shapely.transform(geoms, fwd)
+
+
+def unproject_xy(tr: pyproj.Transformer, x: Float, y: Float) -> tuple[Float, Float]:
+    lon, lat = tr.transform(x, y, direction="INVERSE")
+    return np.asarray(lon, dtype="float64"), np.asarray(lat, dtype="float64")
+
+
+def geodesic_area_m2(geom: BaseGeometry) -> float:
+    """Ellipsoidal area of a lon/lat (Multi)Polygon, from ``pyproj.Geod`` (0 for others)."""
+    if geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
+        return 0.0
+    area, _ = GEOD.geometry_area_perimeter(shapely.orient_polygons(geom))
+    return abs(float(area))
+
+
+def geodesic_length_m(geom: BaseGeometry) -> float:
+    """Ellipsoidal length of a lon/lat line (perimeter for polygons, 0 for points)."""
+    if geom.is_empty or geom.geom_type in ("Point", "MultiPoint"):
+        return 0.0
+    return float(GEOD.geometry_length(geom))
+
+
+def areas_m2(geoms: NDArray[np.object_], tr: pyproj.Transformer) -> Float:
+    """Areas of many lon/lat geometries via one equal-area projection (vectorised)."""
+    if len(geoms) == 0:
+        return np.zeros(0)
+    return np.asarray(shapely.area(project(geoms, tr)), dtype="float64")
+
+
+def lengths_m(geoms: NDArray[np.object_], tr: pyproj.Transformer) -> Float:
+    """Lengths of many lon/lat geometries in a local projection (vectorised)."""
+    if len(geoms) == 0:
+        return np.zeros(0)
+    return np.asarray(shapely.length(project(geoms, tr)), dtype="float64")
+
+
+def distances_m(
+    a_local: NDArray[np.object_] | BaseGeometry,
+    b_local: NDArray[np.object_],
+    tr: pyproj.Transformer,
+) -> Float:
+    """Shortest ellipsoidal distances between projected geometries ``a_local`` and ``b_local``.
+
+    Both are already in the projection of ``tr``. The nearest-point pair is found in the plane,
+    then measured with ``Geod.inv`` so the figure is ellipsoidal. Intersecting pairs give 0.
+    """
+    n = len(b_local)
+    if n == 0:
+        return np.zeros(0)
+    lines = shapely.shortest_line(a_local, b_local)
+    coords = shapely.get_coordinates(lines)  # two points per line, in order
+    x0, y0 = coords[0::2, 0], coords[0::2, 1]
+    x1, y1 = coords[1::2, 0], coords[1::2, 1]
+    lon0, lat0 = unproject_xy(tr, x0, y0)
+    lon1, lat1 = unproject_xy(tr, x1, y1)
+    _, _, dist = GEOD.inv(lon0, lat0, lon1, lat1)
+    dist = np.asarray(dist, dtype="float64")
+    planar = np.hypot(x1 - x0, y1 - y0)
+    return np.where(planar == 0.0, 0.0, dist)
+
+
+def geodesic_circle(lon: float, lat: float, radius_m: float, n: int = 256) -> Float:
+    """Vertices (closed ring, lon/lat) of a geodesic circle: points at ``radius_m`` on the ellipsoid.
+
+    With 256 vertices the polygon's area is within 0.01 % of the true circle's.
+    """
+    az = np.linspace(0.0, 360.0, n, endpoint=False)
+    lons, lats, _ = GEOD.fwd(np.full(n, lon), np.full(n, lat), az, np.full(n, radius_m))
+    ring = np.column_stack((lons, lats))
+    return np.vstack((ring, ring[:1]))[::-1]  # counter-clockwise exterior
+
+
+def degree_margin(lat: float, distance_m: float) -> tuple[float, float]:
+    """(dlon, dlat) in degrees that certainly cover ``distance_m`` around latitude ``lat``.
+
+    Used to turn a metric reach into an STRtree envelope query; conservative (never too small).
+    """
+    if distance_m <= 0:
+        return 0.0, 0.0
+    dlat = distance_m / 110_500.0 * 1.01
+    lat_far = min(89.0, abs(lat) + dlat)
+    dlon = distance_m / (111_320.0 * np.cos(np.radians(lat_far))) * 1.01
+    return float(dlon), float(dlat)
