@@ -179,8 +179,13 @@ def redlines(rng: np.random.Generator, spec: SynthSpec) -> gpd.GeoDataFrame:
     shells = star_rings(rng, cx, cy, radius, counts)
     holed = np.flatnonzero(rng.random(n_small) < spec.hole_share)
     holes = star_rings(
-        rng, cx[holed], cy[holed], radius[holed] * rng.uniform(0.05, 0.15, len(holed)),
-        rng.integers(12, 40, len(holed)), lobe=0.1, jag=0.05,
+        rng,
+        cx[holed],
+        cy[holed],
+        radius[holed] * rng.uniform(0.05, 0.15, len(holed)),
+        rng.integers(12, 40, len(holed)),
+        lobe=0.1,
+        jag=0.05,
     )
     rings = np.concatenate([shells, holes])
     owner = np.concatenate([np.arange(n_small), holed])
