@@ -124,6 +124,10 @@ class Governing(_Model):
 class LayerCoverage(_Model):
     layer: str
     status: Literal["covered", "no_data"]
+    kind: str | None = Field(
+        None, description="layer kind (layers/kinds.yaml); the evaluator needs it to tell which "
+        "rule families lack data at the site"
+    )
     covered_share: float | None = Field(
         None,
         description="share of the site inside the layer's coverage (1 = fully covered); a site "
