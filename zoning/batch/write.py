@@ -1,0 +1,157 @@
+"""Write a finished batch (its parts) as CSV, XLSX, GeoJSON or GeoPackage, streaming part by part.
+
+Why streaming: the parts of a 5-million-row run do not fit in memory together, so every writer
+appends one part at a time (CSV/GeoJSON as text, XLSX through openpyxl's write-only mode,
+GeoPackage through pyogrio's append).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from zoning.batch.parts import PartStore
+from zoning.errors import ZoningError
+
+OutputFormat = Literal["csv", "xlsx", "geojson", "gpkg"]
+FORMATS: dict[str, OutputFormat] = {".csv": "csv", ".xlsx": "xlsx", ".geojson": "geojson",
+                                    ".json": "geojson", ".gpkg": "gpkg"}
+STORAGE_CRS = "EPSG:4490"
+
+
+def check_output_format(path: Path | str) -> OutputFormat:
+    """The output format from the extension; a clear error for anything else."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise ZoningError(
+            f"cannot write {Path(path).name!r}: unknown output extension {suffix or '(none)'}",
+            field="output", hint="use .csv, .xlsx, .geojson or .gpkg",
+        )
+    return FORMATS[suffix]
+
+
+def write_output(store: PartStore, manifest: dict[str, Any], path: Path, fmt: OutputFormat,
+                 title: dict[str, Any]) -> None:
+    writer = {"csv": _write_csv, "xlsx": _write_xlsx, "geojson": _write_geojson, "gpkg": _write_gpkg}[fmt]
+    writer(store, manifest, path, title)
+
+
+def _write_csv(store: PartStore, manifest: dict[str, Any], path: Path, title: dict[str, Any]) -> None:
+    """UTF-8 with BOM: Excel (and WPS) then show Chinese headers and names correctly."""
+    first = True
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        for df in store.iter_frames(manifest, "results", geometry=False):
+            df.to_csv(fh, index=False, header=first)
+            first = False
+        if first:
+            fh.write(",".join(store.unified_schema(manifest, "results").names or ["row", "status", "error"]) + "\n")
+
+
+def _xlsx_value(v: Any) -> Any:
+    """openpyxl accepts str/number/bool/None; pandas NA and numpy scalars are converted."""
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+        return None
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, (list, dict, bytes)):
+        return json.dumps(v, ensure_ascii=False, default=str)
+    return v
+
+
+def _sheet(wb: Any, name: str, header: list[str], frames: Any, n_rows: int) -> None:
+    from openpyxl.utils import get_column_letter
+
+    ws = wb.create_sheet(name)
+    ws.freeze_panes = "A2"
+    if header:
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(header))}{max(n_rows, 0) + 1}"
+    ws.append(header)
+    for df in frames:
+        for row in df.itertuples(index=False, name=None):
+            ws.append([_xlsx_value(v) for v in row])
+
+
+def _summary_rows(store: PartStore, manifest: dict[str, Any], title: dict[str, Any]) -> list[list[Any]]:
+    totals = store.totals(manifest)
+    rows: list[list[Any]] = [["item", "value"], ["input", title.get("input")],
+                             ["rows", totals["rows"]], ["rows ok", totals["rows"] - totals["errors"]],
+                             ["rows with errors", totals["errors"]], ["hits (site × zone)", totals["hits"]]]
+    for key, value in (title.get("options") or {}).items():
+        rows.append([f"option {key}", "" if value is None else str(value)])
+    schema = store.unified_schema(manifest, "results")
+    if "verdict" in schema.names:
+        counts: pd.Series = pd.Series(dtype=np.int64)
+        for df in store.iter_frames(manifest, "results", geometry=False):
+            counts = counts.add(df["verdict"].fillna("(error)").value_counts(), fill_value=0)
+        for verdict, n in counts.sort_index().items():
+            rows.append([f"verdict {verdict}", int(n)])
+    return rows
+
+
+def _write_xlsx(store: PartStore, manifest: dict[str, Any], path: Path, title: dict[str, Any]) -> None:
+    """Results first (one row per input row), then hits (site × zone), then a summary sheet."""
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    totals = store.totals(manifest)
+    res_cols = [c for c in store.unified_schema(manifest, "results").names if c != "geometry"]
+    _sheet(wb, "results", res_cols, store.iter_frames(manifest, "results", geometry=False), totals["rows"])
+    hit_cols = [c for c in store.unified_schema(manifest, "hits").names if c != "geometry"]
+    _sheet(wb, "hits", hit_cols or ["row"], store.iter_frames(manifest, "hits", geometry=False), totals["hits"])
+    summary = _summary_rows(store, manifest, title)
+    _sheet(wb, "summary", summary[0], [pd.DataFrame(summary[1:])], len(summary) - 1)
+    wb.save(path)
+
+
+def _write_geojson(store: PartStore, manifest: dict[str, Any], path: Path, title: dict[str, Any]) -> None:
+    """A FeatureCollection in EPSG:4490 lon/lat (RFC 7946 order); error rows have null geometry."""
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write('{"type":"FeatureCollection","features":[\n')
+        sep = ""
+        for df in store.iter_frames(manifest, "results"):
+            geoms = df.pop("geometry").to_numpy(dtype=object)
+            gjson = np.full(len(geoms), "null", dtype=object)
+            has = ~pd.isna(geoms)
+            if has.any():
+                gjson[has] = shapely.to_geojson(geoms[has])
+            props = json.loads(df.to_json(orient="records", force_ascii=False, date_format="iso"))
+            for p, g in zip(props, gjson, strict=True):
+                fh.write(f'{sep}{{"type":"Feature","properties":{json.dumps(p, ensure_ascii=False)},"geometry":{g}}}')
+                sep = ",\n"
+        fh.write("\n]}\n")
+
+
+def _gpkg_frame(df: pd.DataFrame) -> Any:
+    import geopandas as gpd
+
+    geoms = df.pop("geometry") if "geometry" in df.columns else pd.Series([None] * len(df))
+    for col in df.columns:  # GeoPackage fields cannot hold lists/dicts
+        if df[col].dtype == object:
+            df[col] = df[col].map(lambda v: json.dumps(v, ensure_ascii=False, default=str)
+                                  if isinstance(v, (list, dict)) else v)
+    return gpd.GeoDataFrame(df, geometry=geoms.to_numpy(dtype=object), crs=STORAGE_CRS)
+
+
+def _write_gpkg(store: PartStore, manifest: dict[str, Any], path: Path, title: dict[str, Any]) -> None:
+    """Layer ``sites`` (one feature per input row, verdicts) and ``overlaps`` (site × zone hits)."""
+    first = True
+    for df in store.iter_frames(manifest, "results"):
+        pyogrio.write_dataframe(_gpkg_frame(df), path, layer="sites", driver="GPKG",
+                                append=not first, geometry_type="Unknown", promote_to_multi=False)
+        first = False
+    if first:  # no rows at all: still a valid, empty sites layer
+        empty = pd.DataFrame({c: [] for c in store.unified_schema(manifest, "results").names})
+        pyogrio.write_dataframe(_gpkg_frame(empty), path, layer="sites", driver="GPKG", geometry_type="Unknown")
+    first = True
+    for df in store.iter_frames(manifest, "hits"):
+        if not len(df):
+            continue
+        pyogrio.write_dataframe(_gpkg_frame(df), path, layer="overlaps", driver="GPKG",
+                                append=not first, geometry_type="Unknown", promote_to_multi=False)
+        first = False
