@@ -23,3 +23,13 @@ class SourceReadError(LayerError):
 
 class CatalogError(LayerError):
     """The processed catalog is missing, corrupt, or a file fails its checksum."""
+
+
+class SourceDataError(LayerError):
+    """A layer's source was read but its content contradicts the manifest (missing field, bad CRS …)."""
+
+    def __init__(self, layer: str, field: str, cause: str) -> None:
+        super().__init__(f"layer '{layer}': field '{field}': {cause}")
+        self.layer = layer
+        self.field = field
+        self.cause = cause

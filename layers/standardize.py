@@ -1,0 +1,178 @@
+"""Turning a source's own columns into the standard layer columns of docs/architecture.md.
+
+Why: the engine and the rulebook read ``feature_id``, ``name``, ``zone_class``, ``code``,
+``accuracy``, ``derivation`` and ``area_km2`` / ``length_km`` from every layer, whatever the source
+called them. The mapping is driven by the manifest (``*_field``, ``class_map``, ``defaults``) and by
+``layers/kinds.yaml`` (class aliases); every other source attribute is kept so nothing an officer
+relies on is lost.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Geod
+
+from layers.errors import SourceDataError
+from layers.kinds import load_kinds
+from layers.manifest import Accuracy, LayerSpec
+
+STORAGE_CRS = "EPSG:4490"
+#: CGCS2000 uses the GRS80 ellipsoid; areas and lengths are geodesic on it.
+GEOD = Geod(ellps="GRS80")
+STANDARD = ("feature_id", "name", "zone_class", "code", "accuracy", "derivation", "area_km2", "length_km")
+#: lon/lat box generously around China: coordinates outside mean a wrong source CRS.
+CHINA_BOUNDS = (60.0, -5.0, 150.0, 60.0)
+
+
+def source_feature_ids(spec: LayerSpec, frame: pd.DataFrame) -> np.ndarray:
+    """Stable feature ids: the ``id_field`` as text (unique, non-empty) or the 1-based row number."""
+    if spec.id_field is None:
+        return np.arange(1, len(frame) + 1).astype(str).astype(object)
+    values = _as_text(_column(spec, frame, "id_field", spec.id_field))
+    if values.isna().any():
+        rows = (np.flatnonzero(values.isna().to_numpy()) + 1)[:5].tolist()
+        raise SourceDataError(spec.id, "id_field", f"{spec.id_field!r} is empty in rows {rows}")
+    dup = values[values.duplicated()].unique()[:5].tolist()
+    if dup:
+        raise SourceDataError(
+            spec.id, "id_field", f"{spec.id_field!r} is not unique (e.g. {dup}); pick a unique field or drop id_field"
+        )
+    return values.to_numpy(dtype=object)
+
+
+def check_in_china(spec: LayerSpec, bounds: tuple[float, float, float, float], source_crs: str) -> None:
+    """Refuse data whose lon/lat falls outside China: almost always a wrong or missing-prefix CRS."""
+    minx, miny, maxx, maxy = bounds
+    lo_x, lo_y, hi_x, hi_y = CHINA_BOUNDS
+    finite = all(np.isfinite(v) for v in bounds)
+    if not finite or minx < lo_x or maxx > hi_x or miny < lo_y or maxy > hi_y:
+        raise SourceDataError(
+            spec.id,
+            "crs",
+            f"read as {source_crs}, the data lies at lon {minx:.2f}..{maxx:.2f}, lat {miny:.2f}..{maxy:.2f}, "
+            "outside China; the CRS is wrong (Gauss–Krüger eastings with a zone prefix such as "
+            "33500000 need e.g. EPSG:4521, without prefix e.g. EPSG:4545): set `crs:` in the manifest",
+        )
+
+
+def standard_columns(
+    spec: LayerSpec, frame: pd.DataFrame, ids: np.ndarray, family: str, warnings: list[str]
+) -> pd.DataFrame:
+    """Build the attribute table in standard order; ``frame`` is the source table (no geometry).
+
+    Appends human-readable warnings (unknown class values, …) to ``warnings``.
+    """
+    consumed = {
+        "feature_id": spec.id_field,
+        "name": spec.name_field,
+        "zone_class": spec.class_field,
+        "code": spec.code_field,
+        "accuracy": "accuracy",
+        "derivation": "derivation",
+    }
+    out = pd.DataFrame(index=frame.index)
+    out["feature_id"] = pd.Series(ids, index=frame.index).astype("str")
+    out["name"] = _mapped_text(spec, frame, "name_field", spec.name_field)
+    out["zone_class"] = _zone_classes(spec, frame, warnings)
+    out["code"] = _mapped_text(spec, frame, "code_field", spec.code_field)
+    out["accuracy"] = _feature_accuracy(spec, frame)
+    out["derivation"] = _feature_level(frame, "derivation", spec.derivation)
+    for column in frame.columns:
+        if column in consumed.values() and column == _standard_name_of(column, consumed):
+            continue  # the mapped field already *is* the standard column
+        target = f"src_{column}" if column in STANDARD else column
+        out[target] = frame[column]
+    for key, value in spec.defaults.items():
+        if key in out:
+            filled = out[key].isna()
+            if filled.any():
+                out[key] = out[key].astype(object).where(~filled, value)
+        else:
+            out[key] = value
+    return out
+
+
+def measure(geoms: np.ndarray, family: str) -> tuple[str | None, np.ndarray | None]:
+    """Ellipsoidal area (km²) of polygons or length (km) of lines on GRS80, per feature."""
+    if family == "polygon":
+        area = np.fromiter((abs(GEOD.geometry_area_perimeter(g)[0]) for g in geoms), float, len(geoms))
+        return "area_km2", area / 1e6
+    if family == "line":
+        length = np.fromiter((GEOD.geometry_length(g) for g in geoms), float, len(geoms))
+        return "length_km", length / 1e3
+    return None, None
+
+
+def orient(geoms: np.ndarray, family: str) -> np.ndarray:
+    """Counter-clockwise shells (GeoParquet's recommendation; makes geodesic areas positive)."""
+    return shapely.orient_polygons(geoms, exterior_cw=False) if family == "polygon" else geoms
+
+
+def _standard_name_of(column: str, consumed: dict[str, str | None]) -> str | None:
+    return next((std for std, src in consumed.items() if src == column and std == column), None)
+
+
+def _column(spec: LayerSpec, frame: pd.DataFrame, key: str, field: str) -> pd.Series:
+    if field not in frame.columns:
+        available = ", ".join(map(str, frame.columns)) or "(none)"
+        raise SourceDataError(spec.id, key, f"source has no column {field!r}; its columns: {available}")
+    return frame[field]
+
+
+def _as_text(series: pd.Series) -> pd.Series:
+    """Text without spurious '.0' (a .dbf stores adcodes as floats) and with blanks as missing."""
+    if pd.api.types.is_float_dtype(series.dtype):
+        finite = series.dropna()
+        if len(finite) and bool((finite == np.floor(finite)).all()):
+            series = series.astype("Int64")
+    text = series.astype("str").str.strip()
+    return text.mask(text == "")
+
+
+def _mapped_text(spec: LayerSpec, frame: pd.DataFrame, key: str, field: str | None) -> pd.Series:
+    if field is None:
+        return pd.Series(np.nan, index=frame.index, dtype="str")
+    return _as_text(_column(spec, frame, key, field))
+
+
+def _zone_classes(spec: LayerSpec, frame: pd.DataFrame, warnings: list[str]) -> pd.Series:
+    """Canonical class ids via class_map and kinds.yaml aliases; unknown labels kept verbatim."""
+    if spec.class_field is None:
+        return pd.Series(np.nan, index=frame.index, dtype="str")
+    raw = _as_text(_column(spec, frame, "class_field", spec.class_field))
+    kinds = load_kinds()
+    labels = raw.dropna().unique()
+    table = {label: kinds.canonical_class(spec.kind.value, label, spec.class_map) for label in labels}
+    unknown = sorted(label for label, cid in table.items() if cid is None)
+    if unknown:
+        counts = raw.value_counts()
+        listed = ", ".join(f"{u!r} ({int(counts[u])})" for u in unknown[:10])
+        known = ", ".join(sorted(kinds.get(spec.kind.value).classes)) or "none"
+        warnings.append(
+            f"class_field {spec.class_field!r}: values not known for kind {spec.kind.value!r} kept "
+            f"verbatim: {listed}; canonical classes: {known}; map them with `class_map:`"
+        )
+    mapped = raw.map(lambda v: table.get(v) or v, na_action="ignore")
+    return mapped.astype("str")
+
+
+def _feature_level(frame: pd.DataFrame, column: str, layer_value: str | None) -> pd.Series:
+    """A feature's own value where the source has the column and a value, else the layer's."""
+    base = pd.Series(layer_value if layer_value is not None else np.nan, index=frame.index, dtype="str")
+    if column not in frame.columns:
+        return base
+    own = _as_text(frame[column])
+    return own.where(own.notna(), base).astype("str")
+
+
+def _feature_accuracy(spec: LayerSpec, frame: pd.DataFrame) -> pd.Series:
+    values = _feature_level(frame, "accuracy", spec.accuracy.value)
+    allowed = {a.value for a in Accuracy}
+    bad = sorted(set(values.dropna().unique()) - allowed)
+    if bad:
+        raise SourceDataError(
+            spec.id, "accuracy", f"source column 'accuracy' has {bad[:5]}; allowed: {sorted(allowed)}"
+        )
+    return values
