@@ -23,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.deps import StateHolder
 from app.errors import BodySizeLimitMiddleware, add_exception_handlers
+from app.observability import RequestContextMiddleware, metrics_response
 from app.settings import ZoningSettings
 
 log = logging.getLogger("zoning.app")
@@ -33,7 +34,8 @@ SWAGGER_URL = "/static/vendor/swagger-ui"
 
 #: Router modules under ``app.routers``, mounted in this order. Modules that are not present
 #: (e.g. results, before their issue lands) are skipped, so partial checkouts still serve.
-ROUTERS = ("health", "layers", "downloads", "rules", "screen", "results", "ogc", "web")
+#: Other engineers' routers (batch, results, web) join by adding their module name here.
+ROUTERS = ("health", "layers", "downloads", "rules", "screen", "results", "batch", "ogc", "web")
 
 
 def _install_sighup(holder: StateHolder) -> bool:
@@ -99,6 +101,9 @@ def create_app(settings: ZoningSettings | None = None) -> FastAPI:
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"]
         )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Added last = outermost: every response, 413s included, gets a request id and a log line.
+    app.add_middleware(RequestContextMiddleware)
+    app.add_route("/metrics", metrics_response, include_in_schema=False)
 
     @app.get("/docs", include_in_schema=False, name="swagger_ui")
     def swagger_ui() -> HTMLResponse:

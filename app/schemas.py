@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from zoning.rules.models import ProjectType, Rule
+
 
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -106,3 +108,39 @@ class HealthResponse(BaseModel):
 
 class ReloadResponse(ReloadStatusModel):
     data_version: str | None = Field(None, description="the version now being served")
+
+
+class RuleOut(Rule):
+    """A rule as stored in the rulebook, plus the family (rule file) it belongs to."""
+
+    family: str = Field(description="rule file family, e.g. red_line")
+
+
+class RulesResponse(BaseModel):
+    version: str = Field(description="rulebook version: <semver>+<12 hex of the files' sha256>")
+    semver: str
+    families: dict[str, str] = Field(description="family → version of its rule file")
+    rule_count: int = Field(description="rules in the rulebook (before filters)")
+    max_distance_m: float = Field(description="largest search distance any rule needs")
+    taxonomy_version: str
+    rules: list[RuleOut] = Field(description="rules matching the filters")
+
+
+class ProjectTypeOut(ProjectType):
+    """A project type of the taxonomy, with the groups it belongs to."""
+
+    groups: list[str] = Field(default_factory=list, description="group ids containing the type")
+
+
+class ProjectGroupOut(BaseModel):
+    id: str
+    zh: str
+    en: str
+    members: list[str]
+
+
+class ProjectTypesResponse(BaseModel):
+    version: str = Field(description="taxonomy version")
+    rulebook: str = Field(description="rulebook version the taxonomy belongs to")
+    types: list[ProjectTypeOut]
+    groups: list[ProjectGroupOut]

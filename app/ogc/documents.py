@@ -85,6 +85,12 @@ def collection(entry: CatalogEntry, base: str) -> dict[str, Any]:
             link(f"{href}?f=html", "alternate", HTML, "this collection as HTML"),
             link(f"{href}/items?f=json", "items", GEOJSON, "items as GeoJSON"),
             link(f"{href}/items?f=html", "items", HTML, "items as HTML"),
+            link(
+                f"{href}/queryables",
+                "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                "application/schema+json",
+                "filterable properties",
+            ),
         ],
         # Non-standard members clients ignore; handy for people reading the JSON.
         "kind": entry.kind,

@@ -136,6 +136,26 @@ def collection(
     return _json(body)
 
 
+@router.get("/collections/{collectionId}/queryables", summary="Properties usable as filters")
+def queryables_doc(
+    request: Request, state: StateDep, collection_id: CollectionId, f: FormatParam = None
+) -> Response:
+    """JSON Schema of the ``?column=value`` filters the items endpoint accepts (exact match)."""
+    entry = _vector_entry(state, collection_id)
+    gdf = state.frames[entry.id]
+    body = {
+        "$schema": "https://json-schema.org/draft/2019-09/schema",
+        "$id": f"{_base(request)}/collections/{entry.id}/queryables",
+        "type": "object",
+        "title": entry.title,
+        "properties": {name: {"title": name, "type": "string"} for name in queryables(gdf)},
+        "additionalProperties": False,
+    }
+    if _wants_html(request, f):
+        return _html(request, f"{entry.title}: queryables", body)
+    return _json(body, "application/schema+json")
+
+
 def _check_params(request: Request, allowed_props: list[str]) -> dict[str, str]:
     props: dict[str, str] = {}
     for key, value in request.query_params.multi_items():
