@@ -76,3 +76,21 @@ class OverlayScreener:
 
 def make_screener() -> OverlayScreener:
     return OverlayScreener()
+
+
+class SlowOverlayScreener(OverlayScreener):
+    """Same results, but each chunk takes a while: lets tests kill a run in the middle."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__()
+        self.delay_s = delay_s
+
+    def screen(self, sites: gpd.GeoDataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        import time
+
+        time.sleep(self.delay_s)
+        return super().screen(sites)
+
+
+def make_slow_screener(delay_s: float = 0.3) -> SlowOverlayScreener:
+    return SlowOverlayScreener(delay_s)

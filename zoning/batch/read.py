@@ -148,12 +148,13 @@ def inspect_input(path: Path | str, layer: str | None = None) -> InputInfo:
 def _xlsx_rows(path: Path) -> int | None:
     from openpyxl import load_workbook
 
-    wb = load_workbook(path, read_only=True, data_only=True)
-    try:
-        ws = wb.worksheets[0]
-        return max(ws.max_row - 1, 0) if ws.max_row else None
-    finally:
-        wb.close()
+    with path.open("rb") as fh:  # a file object: openpyxl would refuse a renamed .xlsx by its name
+        wb = load_workbook(fh, read_only=True, data_only=True)
+        try:
+            ws = wb.worksheets[0]
+            return max(ws.max_row - 1, 0) if ws.max_row else None
+        finally:
+            wb.close()
 
 
 def iter_chunks(info: InputInfo, chunk_rows: int, layer: str | None = None) -> Iterator[pd.DataFrame]:
@@ -197,7 +198,8 @@ def _cell_text(value: object) -> str:
 def _xlsx_chunks(info: InputInfo, chunk_rows: int) -> Iterator[pd.DataFrame]:
     from openpyxl import load_workbook
 
-    wb = load_workbook(info.path, read_only=True, data_only=True)
+    fh = info.path.open("rb")
+    wb = load_workbook(fh, read_only=True, data_only=True)
     try:
         rows = wb.worksheets[0].iter_rows(values_only=True)
         header: list[str] | None = None
@@ -225,6 +227,7 @@ def _xlsx_chunks(info: InputInfo, chunk_rows: int) -> Iterator[pd.DataFrame]:
             yield pd.DataFrame(buf, columns=header, dtype=str)
     finally:
         wb.close()
+        fh.close()
 
 
 def _vector_chunks(info: InputInfo, chunk_rows: int, layer: str | None) -> Iterator[pd.DataFrame]:

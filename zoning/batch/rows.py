@@ -1,9 +1,9 @@
 """Turn one raw chunk of input rows into screenable sites plus a per-row error column.
 
 Why vectorised and not ``Site`` per row: a 5-million-row CSV would spend hours building Python
-objects. Coordinates are parsed with pandas, reprojected with one pyproj call per distinct CRS and
+objects. Coordinates are parsed with pandas, reprojected with one ``zoning.crs.to_storage_xy`` call per distinct CRS and
 checked with array comparisons; only the Chinese offset systems (GCJ-02, BD-09), whose conversion
-lives in ``zoning.site``, go through ``Site`` one row at a time. Every problem becomes a message on
+lives in ``zoning.crs``/``zoning.gcj02``, are converted with the same array functions. Every problem becomes a message on
 its own row (``status = error``) so the batch goes on: one output row per input row, always.
 """
 
@@ -15,16 +15,15 @@ from functools import lru_cache
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyproj
 import shapely
 
 from zoning.batch.columns import ColumnRoles, load_aliases, normalise_header
+from zoning.crs import InputCRS, parse_crs, to_storage_xy
 from zoning.errors import ZoningError
 
 STORAGE_CRS = "EPSG:4490"
 # Generous box around China (incl. the South China Sea islands): rows outside are mistakes.
 CHINA_BOX = (73.0, 3.0, 136.0, 54.0)
-OFFSET_SYSTEMS = {"GCJ02", "BD09"}
 RESERVED = ("row", "status", "error", "geometry")
 
 
@@ -63,30 +62,16 @@ class PreparedChunk:
 
 
 @lru_cache(maxsize=256)
-def resolve_crs(value: str) -> pyproj.CRS | str:
-    """A CRS from a cell or option: names from columns.yaml, EPSG numbers, any pyproj input.
-
-    Returns the strings 'GCJ02'/'BD09' for the offset systems pyproj does not know.
-    """
+def resolve_crs(value: str) -> InputCRS:
+    """A CRS from a cell or option: spellings from columns.yaml first, then ``zoning.crs``."""
     text = str(value).strip()
     mapped = load_aliases().crs_names.get(normalise_header(text), text)
-    if mapped.upper() in OFFSET_SYSTEMS:
-        return mapped.upper()
-    if mapped.isdigit():
-        mapped = f"EPSG:{mapped}"
-    try:
-        return pyproj.CRS.from_user_input(mapped)
-    except pyproj.exceptions.CRSError as exc:
-        raise ZoningError(
-            f"unknown CRS {text!r}",
-            field="crs",
-            hint="use an EPSG code such as EPSG:4326, EPSG:4490 or EPSG:4545, or GCJ02 / BD09",
-        ) from exc
+    return parse_crs(mapped or None)
 
 
-@lru_cache(maxsize=64)
-def _transformer(crs: pyproj.CRS) -> pyproj.Transformer:
-    return pyproj.Transformer.from_crs(crs, STORAGE_CRS, always_xy=True)
+def _to_storage_geoms(geoms: np.ndarray, icrs: InputCRS) -> np.ndarray:
+    """One vectorised coordinate transform for a whole array of geometries."""
+    return shapely.transform(geoms, lambda xy: np.column_stack(to_storage_xy(xy[:, 0], xy[:, 1], icrs)))
 
 
 def _in_china(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -128,27 +113,6 @@ def _row_crs(raw: pd.DataFrame, roles: ColumnRoles | None, default: str | None, 
     return base
 
 
-def _offset_points(lon: np.ndarray, lat: np.ndarray, system: str) -> tuple[np.ndarray, np.ndarray]:
-    """GCJ-02/BD-09 → EPSG:4490 through zoning.site (the module that owns those conversions)."""
-    try:
-        from zoning.site import Site
-    except ImportError as exc:
-        raise ZoningError(
-            f"{system} coordinates need zoning.site, which is not installed",
-            field="crs",
-            hint="convert the coordinates to WGS84/CGCS2000 first",
-        ) from exc
-    out_x = np.full(len(lon), np.nan)
-    out_y = np.full(len(lon), np.nan)
-    for i, (x, y) in enumerate(zip(lon, lat, strict=True)):
-        try:
-            pt = Site.from_lonlat(float(x), float(y), crs=system).geometry
-            out_x[i], out_y[i] = pt.x, pt.y
-        except ZoningError:
-            continue
-    return out_x, out_y
-
-
 def _points(raw: pd.DataFrame, roles: ColumnRoles, crs_text: np.ndarray, err: _Errors) -> np.ndarray:
     """Coordinate columns → points in EPSG:4490, with one message per bad row."""
     n = len(raw)
@@ -168,32 +132,22 @@ def _points(raw: pd.DataFrame, roles: ColumnRoles, crs_text: np.ndarray, err: _E
     out_y = np.full(n, np.nan)
     for crs_value in pd.unique(crs_text[err.ok]):
         rows = err.ok & (crs_text == crs_value)
-        if not crs_value:
-            crs_obj: pyproj.CRS | str = (
-                pyproj.CRS.from_epsg(4326)
-                if not roles.coords_are_xy or (np.abs(x_in[rows]) <= 180).all()
-                else "missing"
+        if not crs_value and roles.coords_are_xy and (np.abs(x_in[rows]) > 1000).any():
+            err.add(
+                rows,
+                f"columns '{roles.lon}'/'{roles.lat}' hold planar coordinates but no CRS was given: "
+                "pass --crs (e.g. EPSG:4545) or add a 坐标系 column",
             )
-            if crs_obj == "missing":
-                err.add(
-                    rows,
-                    f"columns '{roles.lon}'/'{roles.lat}' hold planar coordinates but no CRS was given: "
-                    "pass --crs (e.g. EPSG:4545) or add a 坐标系 column",
-                )
-                continue
-        else:
-            try:
-                crs_obj = resolve_crs(str(crs_value))
-            except ZoningError as exc:
-                err.add(rows, f"{exc.detail}: {exc.hint}")
-                continue
+            continue
+        try:
+            icrs = resolve_crs(str(crs_value))
+        except ZoningError:
+            err.add(rows, f"unknown CRS {crs_value!r}: use e.g. EPSG:4326, EPSG:4490, EPSG:4545, GCJ02 or BD09")
+            continue
         x, y = x_in[rows], y_in[rows]
-        if isinstance(crs_obj, str):
-            tx, ty = _offset_points(x, y, crs_obj)
-            geographic = True
-        else:
-            geographic = crs_obj.is_geographic
-            tx, ty = _transformer(crs_obj).transform(x, y) if not _is_storage(crs_obj) else (x, y)
+        geographic = icrs.is_lonlat
+        with np.errstate(all="ignore"):
+            tx, ty = to_storage_xy(x, y, icrs)
         sub = np.full(len(x), None, dtype=object)
         ok_sub = np.ones(len(x), dtype=bool)
 
@@ -222,7 +176,7 @@ def _points(raw: pd.DataFrame, roles: ColumnRoles, crs_text: np.ndarray, err: _E
                  "use EPSG:4326/EPSG:4490 for longitude/latitude")
             inside = _in_china(tx, ty)
             if not inside.all():
-                sx, sy = _transformer(crs_obj).transform(y, x)
+                sx, sy = to_storage_xy(y, x, icrs)
                 flag(~inside & _in_china(sx, sy),
                      f"X/Y look swapped for {crs_value}: the easting goes in '{roles.lon}' "
                      f"and the northing in '{roles.lat}' (survey X is the northing)")
@@ -238,10 +192,6 @@ def _points(raw: pd.DataFrame, roles: ColumnRoles, crs_text: np.ndarray, err: _E
     good = err.ok
     geoms[good] = shapely.points(out_x[good], out_y[good])
     return geoms
-
-
-def _is_storage(crs: pyproj.CRS) -> bool:
-    return crs.to_epsg() == 4490
 
 
 def _check_geoms(geoms: np.ndarray, err: _Errors, what: str) -> None:
@@ -270,18 +220,12 @@ def _reproject(geoms: np.ndarray, crs_text: np.ndarray, err: _Errors) -> np.ndar
     for crs_value in pd.unique(crs_text[err.ok]):
         rows = err.ok & (crs_text == crs_value)
         try:
-            crs_obj = resolve_crs(str(crs_value) or "EPSG:4326")
-        except ZoningError as exc:
-            err.add(rows, f"{exc.detail}: {exc.hint}")
+            icrs = resolve_crs(str(crs_value))
+        except ZoningError:
+            err.add(rows, f"unknown CRS {crs_value!r}: use e.g. EPSG:4326, EPSG:4490, EPSG:4545, GCJ02 or BD09")
             continue
-        if isinstance(crs_obj, str):
-            err.add(rows, f"{crs_obj} is supported for coordinate columns only; convert the geometry first")
-            continue
-        sub = shapely.force_2d(geoms[rows])
-        if not _is_storage(crs_obj):
-            tr = _transformer(crs_obj)
-            sub = shapely.transform(sub, lambda xy, tr=tr: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
-        out[rows] = sub
+        with np.errstate(all="ignore"):
+            out[rows] = _to_storage_geoms(shapely.force_2d(geoms[rows]), icrs)
     good = err.ok
     bounds = np.full((len(geoms), 4), np.nan)
     bounds[good] = shapely.bounds(out[good])
