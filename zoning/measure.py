@@ -65,6 +65,12 @@ def local_transformer(lon: float, lat: float) -> pyproj.Transformer:
     return _laea(round(float(lon), 2), round(float(lat), 2))
 
 
+# Edges longer than this (degrees, ≈ 500 m) are densified before projecting, so that an edge
+# that is straight in lon/lat stays (nearly) the same curve in the projection whatever way it was
+# clipped; this keeps figures consistent between code paths and close to Geod ground truth.
+DENSIFY_DEG = 0.005
+
+
 def project(geoms: BaseGeometry | NDArray[np.object_], tr: pyproj.Transformer):  # type: ignore[no-untyped-def]
     """Project lon/lat geometries (scalar or array) through ``tr`` in one vectorised call."""
 
@@ -72,7 +78,7 @@ def project(geoms: BaseGeometry | NDArray[np.object_], tr: pyproj.Transformer): 
         x, y = tr.transform(xy[:, 0], xy[:, 1])
         return np.column_stack((x, y))
 
-    return shapely.transform(geoms, fwd)
+    return shapely.transform(shapely.segmentize(geoms, DENSIFY_DEG), fwd)
 
 
 def unproject_xy(tr: pyproj.Transformer, x: Float, y: Float) -> tuple[Float, Float]:

@@ -1,0 +1,254 @@
+"""The loaded layer set: one STRtree and parallel attribute arrays per layer, built once.
+
+Why: every screening request asks the same question of the same layers, so all parsing,
+checksum verification, tree building and geometry preparation happen once at start-up
+(``LayerIndex.load``) and requests only do bulk tree queries and vectorised geometry work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import rasterio
+import shapely
+from numpy.typing import NDArray
+from shapely.geometry.base import BaseGeometry
+
+from layers.catalog import Catalog, CatalogEntry
+from layers.errors import LayerError
+from layers.load import load_coverage, load_vector, open_catalog
+from zoning.errors import DataUnavailableError, LayerNotFoundError
+
+# Kinds whose units partition the land: the engine reports which units contain the site (with
+# shares) instead of listing them as nearby zones.
+CONTAINMENT_KINDS = frozenset({"admin", "river_basin"})
+# Attributes promoted to Hit fields, so not repeated in Hit.attributes.
+_HIT_FIELDS = ("feature_id", "name", "zone_class", "accuracy")
+
+
+@dataclass
+class VectorLayer:
+    """One vector layer: geometries (prepared) in a tree, attributes in parallel arrays."""
+
+    entry: CatalogEntry
+    geoms: NDArray[np.object_]
+    tree: shapely.STRtree
+    feature_id: NDArray[np.object_]
+    name: NDArray[np.object_]
+    zone_class: NDArray[np.object_]
+    accuracy: NDArray[np.object_]
+    attrs: dict[str, NDArray[np.object_]]  # other columns, parallel to geoms, None = missing
+    coverage: BaseGeometry | None = None
+    geom_types: NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+
+    @property
+    def id(self) -> str:
+        return self.entry.id
+
+    @property
+    def kind(self) -> str:
+        return self.entry.kind
+
+    @property
+    def is_containment(self) -> bool:
+        return self.entry.kind in CONTAINMENT_KINDS
+
+    def attributes(self, rows: NDArray[np.intp]) -> list[dict[str, Any]]:
+        """JSON-safe attribute dicts for the given rows (only hit rows are ever converted)."""
+        picked = {name: values[rows] for name, values in self.attrs.items()}
+        return [{name: json_safe(v[k]) for name, v in picked.items()} for k in range(len(rows))]
+
+    def column(self, name: str, rows: NDArray[np.intp]) -> NDArray[np.object_]:
+        """Values of attribute ``name`` at ``rows`` (None where missing or no such column)."""
+        values = self.attrs.get(name)
+        if values is None:
+            return np.full(len(rows), None, dtype=object)
+        return values[rows]
+
+
+@dataclass
+class RasterLayer:
+    """A raster layer opened once with rasterio (reads are windowed per site)."""
+
+    entry: CatalogEntry
+    path: Path
+    dataset: Any  # rasterio DatasetReader
+    coverage: BaseGeometry | None = None
+
+    @property
+    def id(self) -> str:
+        return self.entry.id
+
+
+@dataclass
+class LayerIndex:
+    """All layers of a processed data folder, ready for screening."""
+
+    data_dir: Path
+    catalog: Catalog
+    vectors: dict[str, VectorLayer]
+    rasters: dict[str, RasterLayer]
+    extent: BaseGeometry | None
+    versions: dict[str, str]
+    version: str
+    load_seconds: float = 0.0
+
+    @classmethod
+    def load(
+        cls, data_dir: Path | str | None = None, *, verify: bool = True
+    ) -> LayerIndex:
+        """Load every catalog layer once; checksum failures raise ``DataUnavailableError``."""
+        import time
+
+        t0 = time.perf_counter()
+        folder = Path(data_dir or os.environ.get("ZONING_DATA_DIR") or "data/processed")
+        try:
+            catalog = open_catalog(folder, verify=verify)
+            vectors: dict[str, VectorLayer] = {}
+            rasters: dict[str, RasterLayer] = {}
+            for entry in catalog.layers:
+                coverage = load_coverage(folder, entry)
+                if coverage is not None:
+                    shapely.prepare(coverage)
+                if entry.geometry_type == "raster":
+                    path = folder / entry.path
+                    try:
+                        dataset = rasterio.open(path)
+                    except rasterio.errors.RasterioIOError as exc:
+                        raise DataUnavailableError(
+                            f"layer '{entry.id}': cannot open raster {path}: {exc}",
+                            field="data",
+                            hint="rebuild the data pack with `zoning build`",
+                        ) from exc
+                    rasters[entry.id] = RasterLayer(entry, path, dataset, coverage)
+                else:
+                    vectors[entry.id] = _vector_layer(entry, load_vector(folder, entry), coverage)
+        except LayerError as exc:
+            raise DataUnavailableError(
+                str(exc), field="data", hint="run `zoning build` to (re)build the data pack"
+            ) from exc
+        versions = {e.id: e.version for e in catalog.layers}
+        digest = hashlib.sha256(
+            "\n".join(f"{k}={v}" for k, v in sorted(versions.items())).encode()
+        ).hexdigest()
+        return cls(
+            data_dir=folder,
+            catalog=catalog,
+            vectors=vectors,
+            rasters=rasters,
+            extent=_extent(catalog, vectors, rasters),
+            versions=versions,
+            version=f"sha256:{digest}",
+            load_seconds=time.perf_counter() - t0,
+        )
+
+    def layer(self, layer_id: str) -> VectorLayer | RasterLayer:
+        found = self.vectors.get(layer_id) or self.rasters.get(layer_id)
+        if found is None:
+            raise LayerNotFoundError(
+                f"no layer {layer_id!r}",
+                field="layer",
+                hint=f"known layers: {', '.join(sorted(self.versions))}",
+            )
+        return found
+
+
+def _vector_layer(
+    entry: CatalogEntry, gdf: Any, coverage: BaseGeometry | None
+) -> VectorLayer:
+    gdf = gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)].reset_index(drop=True)
+    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    shapely.prepare(geoms)
+    n = len(gdf)
+
+    def column(name: str, default: Any) -> NDArray[np.object_]:
+        if name in gdf.columns:
+            values = gdf[name].astype(object).to_numpy()
+            return np.array([None if _missing(v) else str(v) for v in values], dtype=object)
+        return np.full(n, default, dtype=object)
+
+    feature_id = column("feature_id", None)
+    if n and feature_id[0] is None:
+        feature_id = np.array([str(i) for i in range(1, n + 1)], dtype=object)
+    skip = {gdf.geometry.name, *_HIT_FIELDS}
+    attrs = {
+        str(c): np.array([None if _missing(v) else v for v in gdf[c].astype(object)], dtype=object)
+        for c in gdf.columns
+        if c not in skip
+    }
+    return VectorLayer(
+        entry=entry,
+        geoms=geoms,
+        tree=shapely.STRtree(geoms),
+        feature_id=feature_id,
+        name=column("name", None),
+        zone_class=column("zone_class", None),
+        accuracy=np.array(
+            [v if v is not None else entry.accuracy for v in column("accuracy", entry.accuracy)],
+            dtype=object,
+        ),
+        attrs=attrs,
+        coverage=coverage,
+        geom_types=shapely.get_type_id(geoms).astype(np.int32),
+    )
+
+
+def _extent(
+    catalog: Catalog, vectors: dict[str, VectorLayer], rasters: dict[str, RasterLayer]
+) -> BaseGeometry | None:
+    """Where the loaded data says sites are expected: coverage polygons, else layer bboxes.
+
+    Used only to recognise swapped lon/lat, so a rough extent is enough.
+    """
+    parts: list[BaseGeometry] = []
+    for entry in catalog.layers:
+        layer = vectors.get(entry.id) or rasters.get(entry.id)
+        if layer is not None and layer.coverage is not None:
+            parts.append(layer.coverage)
+        elif entry.feature_count or entry.geometry_type == "raster":
+            parts.append(shapely.box(*entry.bbox))
+    if not parts:
+        return None
+    extent = shapely.union_all(parts)
+    shapely.prepare(extent)
+    return extent
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def json_safe(value: Any) -> Any:
+    """Convert numpy/pandas scalars to JSON-safe Python values (NaN/NaT → None)."""
+    if isinstance(value, np.ndarray):
+        return [json_safe(v) for v in value.tolist()]
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if _missing(value):
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, pd.Timestamp | datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
