@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from layers.catalog import ReferenceCheck
@@ -96,7 +97,7 @@ def print_report(report: BuildReport, console: Console | None = None) -> None:
         table.add_column(col, justify="right" if numeric else "left", no_wrap=col != "reference check")
     for lr in report.layers:
         table.add_row(
-            lr.id + ("" if lr.outcome == "built" else " (unchanged)"),
+            escape(lr.id + ("" if lr.outcome == "built" else " (unchanged)")),
             lr.kind,
             lr.accuracy,
             str(lr.features_in),
@@ -128,7 +129,7 @@ def _reference_text(lr: LayerReport) -> str:
     text = f"{ref.metric} {ref.actual:,.6g} vs {ref.expected:,.6g} ({ref.deviation_pct:+.1f} %)"
     if lr.accuracy == "illustrative":
         text += " [illustrative: large deviation expected]"
-    return text
+    return escape(text)
 
 
 def _details(lr: LayerReport) -> list[str]:

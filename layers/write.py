@@ -17,6 +17,7 @@ import rasterio.shutil
 from pyproj import CRS
 from rasterio.enums import Resampling
 from rasterio.io import MemoryFile
+from rasterio.transform import array_bounds
 from rasterio.warp import calculate_default_transform, reproject
 
 from layers.readers import RasterSource
@@ -71,8 +72,7 @@ def _warp(raster: RasterSource) -> tuple[np.ndarray, rasterio.Affine]:
     height, width = raster.data.shape
     src_crs = rasterio.crs.CRS.from_wkt(raster.crs.to_wkt())
     dst = rasterio.crs.CRS.from_epsg(4490)
-    left, top = raster.transform * (0, 0)
-    right, bottom = raster.transform * (width, height)
+    left, bottom, right, top = array_bounds(height, width, raster.transform)
     transform, w, h = calculate_default_transform(
         src_crs, dst, width, height, left=left, bottom=bottom, right=right, top=top
     )
