@@ -37,7 +37,7 @@ def test_class_map_wins_over_aliases() -> None:
 
 
 def test_unknown_kind_lists_valid_ones() -> None:
-    with pytest.raises(ManifestError, match="unknown layer kind 'forest'.*national_park"):
+    with pytest.raises(ManifestError, match=r"unknown layer kind 'forest'.*national_park"):
         load_kinds().get("forest")
 
 

@@ -207,7 +207,7 @@ def test_geotiff_in_projected_crs_is_warped(raw_dir: Path, write_manifest: Manif
     build([manifest], out)
     with rasterio.open(out / "layers" / "t_gkdem.tif") as ds:
         assert ds.crs.to_epsg() == 4490
-        left, bottom, right, top = ds.bounds
+        left, _, _, top = ds.bounds
         assert left == pytest.approx(98.9, abs=0.01) and top == pytest.approx(36.1, abs=0.01)
         values = ds.read(1)
         assert set(np.unique(values).tolist()) <= {4000, -32768}
