@@ -53,7 +53,7 @@ def check_in_china(spec: LayerSpec, bounds: tuple[float, float, float, float], s
             "crs",
             f"read as {source_crs}, the data lies at lon {minx:.2f}..{maxx:.2f}, lat {miny:.2f}..{maxy:.2f}, "
             "outside China; the CRS is wrong (Gauss–Krüger eastings with a zone prefix such as "
-            "33500000 need e.g. EPSG:4521, without prefix e.g. EPSG:4545): set `crs:` in the manifest",
+            "33500000 need e.g. EPSG:4521, without prefix e.g. EPSG:4542): set `crs:` in the manifest",
         )
 
 

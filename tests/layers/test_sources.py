@@ -123,8 +123,8 @@ def test_gk_without_zone_prefix_declared_with_prefix_code_is_refused(
     raw_dir: Path, write_manifest: ManifestWriter, tmp_path: Path
 ) -> None:
     x, y = _gk_point(99.0, 36.0)
-    x -= 33_000_000  # no zone prefix, as EPSG:4545 would have it
-    polygons(["中心"], [shapely.box(x - 500, y - 500, x + 500, y + 500)], crs="EPSG:4545").to_file(raw_dir / "np.gpkg")
+    x -= 33_000_000  # no zone prefix, as EPSG:4542 would have it
+    polygons(["中心"], [shapely.box(x - 500, y - 500, x + 500, y + 500)], crs="EPSG:4542").to_file(raw_dir / "np.gpkg")
     manifest = write_manifest([layer_entry("t_np", "np.gpkg", crs="EPSG:4521")])
     with pytest.raises(SourceDataError, match=r"layer 't_np': field 'crs': read as EPSG:4521.*outside China"):
         build([manifest], tmp_path / "out")
