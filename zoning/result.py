@@ -33,6 +33,9 @@ class SiteInfo(_Model):
     input_crs: str = Field(description="CRS the coordinates were given in")
     warnings: list[str] = Field(default_factory=list)
     vertex_count: int | None = None
+    geometry: dict[str, Any] | None = Field(
+        None, description="the site as parsed and repaired: GeoJSON in EPSG:4490 (lon/lat)"
+    )
 
 
 class Hit(_Model):
