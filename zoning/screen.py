@@ -115,6 +115,7 @@ def screen(
         if wanted is not None and layer.id not in wanted:
             continue
         cov = layer_coverage(frame, layer.id, layer.coverage)
+        cov.kind = layer.kind  # the evaluator tells missing rule families by layer kind
         coverage.append(cov)
         if cov.covered_share == 0.0:
             continue
@@ -129,6 +130,7 @@ def screen(
         stats = zonal_stats(site, raster) if cov.covered_share != 0.0 else None
         if stats is None or stats.cells == 0:
             cov = LayerCoverage(layer=raster.id, status="no_data", covered_share=0.0)
+        cov.kind = "raster"
         coverage.append(cov)
         if stats is not None:
             rasters.append(stats)

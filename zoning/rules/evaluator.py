@@ -479,6 +479,7 @@ def _decide(
     decisive.sort(
         key=lambda ro: (
             -_RANK[ro[1].finding.effect],  # type: ignore[union-attr]
+            ro[0].zone.kind == "admin",  # a zone-specific rule explains more than a province-wide one
             _CONF[ro[1].confidence],
             ro[1].min_distance,
             ro[1].finding.rule_id,  # type: ignore[union-attr]
