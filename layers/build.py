@@ -234,13 +234,14 @@ def _build_vector(
     features_in = len(frame)
     source_crs = _crs_label(frame.crs)
     ids = source_feature_ids(spec, frame)
+    source_bounds = _bounds(frame)
     frame = frame.to_crs(STORAGE_CRS) if not CRS.from_user_input(frame.crs).equals(CRS(STORAGE_CRS)) else frame
     if source_crs != STORAGE_CRS:
         notes.append(f"reprojected from {source_crs} to {STORAGE_CRS}")
     geoms = np.asarray(frame.geometry.array, dtype=object)
     present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
     if present.any():
-        check_in_china(spec, tuple(shapely.total_bounds(geoms[present]).tolist()), source_crs)
+        check_in_china(spec, _bounds(frame), source_crs, source_bounds)
     family = _family(spec, geoms[present])
     geoms, keep, records = repair_geometries(geoms, ids, family)
     if not keep.any():
@@ -350,6 +351,11 @@ def _family(spec: LayerSpec, geoms: np.ndarray, strict: bool = False) -> str:
             spec.id, "path", f"mixed geometry families {sorted(found)}; split them into one layer per family"
         )
     return "polygon"
+
+
+def _bounds(frame: gpd.GeoDataFrame) -> tuple[float, float, float, float]:
+    minx, miny, maxx, maxy = (float(v) for v in frame.geometry.total_bounds)
+    return minx, miny, maxx, maxy
 
 
 def _union_area_km2(geoms: np.ndarray) -> float:

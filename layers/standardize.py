@@ -42,19 +42,53 @@ def source_feature_ids(spec: LayerSpec, frame: pd.DataFrame) -> np.ndarray:
     return values.to_numpy(dtype=object)
 
 
-def check_in_china(spec: LayerSpec, bounds: tuple[float, float, float, float], source_crs: str) -> None:
-    """Refuse data whose lon/lat falls outside China: almost always a wrong or missing-prefix CRS."""
+def check_in_china(
+    spec: LayerSpec,
+    bounds: tuple[float, float, float, float],
+    source_crs: str,
+    source_bounds: tuple[float, float, float, float] | None = None,
+) -> None:
+    """Refuse data whose lon/lat falls outside China: almost always a wrong or missing-prefix CRS.
+
+    ``source_bounds`` (in the source CRS) lets the message suggest the right Gauss–Krüger code.
+    """
     minx, miny, maxx, maxy = bounds
     lo_x, lo_y, hi_x, hi_y = CHINA_BOUNDS
     finite = all(np.isfinite(v) for v in bounds)
-    if not finite or minx < lo_x or maxx > hi_x or miny < lo_y or maxy > hi_y:
-        raise SourceDataError(
-            spec.id,
-            "crs",
-            f"read as {source_crs}, the data lies at lon {minx:.2f}..{maxx:.2f}, lat {miny:.2f}..{maxy:.2f}, "
-            "outside China; the CRS is wrong (Gauss–Krüger eastings with a zone prefix such as "
-            "33500000 need e.g. EPSG:4521, without prefix e.g. EPSG:4542): set `crs:` in the manifest",
+    if finite and lo_x <= minx and maxx <= hi_x and lo_y <= miny and maxy <= hi_y:
+        return
+    where = f"lon {minx:.2f}..{maxx:.2f}, lat {miny:.2f}..{maxy:.2f}" if finite else "no valid position"
+    raise SourceDataError(
+        spec.id,
+        "crs",
+        f"read as {source_crs}, the data lies at {where}, outside China; the CRS is wrong. "
+        f"{gauss_kruger_hint(source_bounds)}Set `crs:` in the manifest",
+    )
+
+
+def gauss_kruger_hint(source_bounds: tuple[float, float, float, float] | None) -> str:
+    """Suggest a CGCS2000 Gauss–Krüger EPSG code from the eastings' magnitude (zone prefix or not).
+
+    >>> gauss_kruger_hint((33_400_000.0, 3_900_000.0, 33_600_000.0, 4_000_000.0))
+    'Eastings carry the zone prefix 33: CGCS2000 3-degree Gauss–Krüger zone 33 is EPSG:4521. '
+    """
+    if source_bounds is None or not all(np.isfinite(v) for v in source_bounds):
+        return ""
+    minx, miny, maxx, _ = source_bounds
+    if miny < 0:
+        return ""
+    zone = int(minx // 1_000_000)
+    if minx >= 1e7 and zone == int(maxx // 1_000_000):
+        if 25 <= zone <= 45:
+            return f"Eastings carry the zone prefix {zone}: CGCS2000 3-degree Gauss–Krüger zone {zone} is EPSG:{4513 + zone - 25}. "
+        if 13 <= zone <= 23:
+            return f"Eastings carry the zone prefix {zone}: CGCS2000 6-degree Gauss–Krüger zone {zone} is EPSG:{4491 + zone - 13}. "
+    if minx >= 0 and maxx < 1_000_000:
+        return (
+            "Eastings have no zone prefix: use the CGCS2000 3-degree Gauss–Krüger 'CM' code of the "
+            "central meridian (EPSG:4534 + (CM − 75)/3, e.g. EPSG:4542 for 99°E). "
         )
+    return ""
 
 
 def standard_columns(

@@ -126,7 +126,17 @@ def test_gk_without_zone_prefix_declared_with_prefix_code_is_refused(
     x -= 33_000_000  # no zone prefix, as EPSG:4542 would have it
     polygons(["中心"], [shapely.box(x - 500, y - 500, x + 500, y + 500)], crs="EPSG:4542").to_file(raw_dir / "np.gpkg")
     manifest = write_manifest([layer_entry("t_np", "np.gpkg", crs="EPSG:4521")])
-    with pytest.raises(SourceDataError, match=r"layer 't_np': field 'crs': read as EPSG:4521.*outside China"):
+    with pytest.raises(SourceDataError, match=r"layer 't_np': field 'crs': read as EPSG:4521.*outside China") as info:
+        build([manifest], tmp_path / "out")
+    assert "no zone prefix" in str(info.value) and "EPSG:4542 for 99°E" in str(info.value)
+
+
+def test_zone_prefix_hint_names_the_epsg_code(raw_dir: Path, write_manifest: ManifestWriter, tmp_path: Path) -> None:
+    x, y = _gk_point(99.0, 36.0)
+    # Prefixed eastings declared as the no-prefix CM code: the hint names zone 33 = EPSG:4521.
+    polygons(["中心"], [shapely.box(x - 500, y - 500, x + 500, y + 500)], crs="EPSG:4542").to_file(raw_dir / "p.gpkg")
+    manifest = write_manifest([layer_entry("t_p", "p.gpkg")])
+    with pytest.raises(SourceDataError, match=r"zone prefix 33: CGCS2000 3-degree Gauss–Krüger zone 33 is EPSG:4521"):
         build([manifest], tmp_path / "out")
 
 
