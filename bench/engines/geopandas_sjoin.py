@@ -47,7 +47,11 @@ class GeopandasEngine:
         if kind == "polygon":
             frames = []
             for layer_id, layer in self.layers.items():
-                pieces = gpd.overlay(sites, layer, how="intersection", keep_geom_type=True)
+                # The layers were validated by the build: skip overlay's per-call validity pass
+                # over every layer geometry (documented ``make_valid=False``).
+                pieces = gpd.overlay(
+                    sites, layer, how="intersection", keep_geom_type=True, make_valid=False
+                )
                 frames.append(
                     result_frame(
                         pieces["site"].to_numpy(),

@@ -1,0 +1,202 @@
+"""Side-by-side benchmark of the screening engine against PostGIS, DuckDB spatial and GeoPandas.
+
+    python -m bench.run_engine [--quick] [--engines ours,postgis,duckdb,geopandas] [--no-doc]
+
+One run, same data, same questions: the synthetic province-scale set (``bench.synth``) is
+generated (or reused) under ``bench/out``, the same seeded point, polygon and line sites are
+written once, and each engine runs every workload in its own interpreter (``bench.worker``).
+Then the answers are cross-checked (same pairs, measures within 0.1 %), start-up is also timed on
+the bundled pack (``data/processed``, when built), and ``docs/benchmarks.md`` is rewritten with
+the figures, the machine, the versions and the command. ``bench/notes.md`` (hand-written
+analysis: profiles, what bounds each figure) is appended to the document verbatim.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench import synth
+from bench.crosscheck import compare
+from bench.engines import ENGINES
+from bench.machine import describe
+from bench.report import render
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+DOC = ROOT / "docs" / "benchmarks.md"
+NOTES = ROOT / "bench" / "notes.md"
+BUNDLED = ROOT / "data" / "processed"
+SEED = 7
+
+SIZES = {
+    "full": {"point": 200_000, "polygon": 20_000, "line": 20_000, "single": 300},
+    "quick": {"point": 20_000, "polygon": 2_000, "line": 2_000, "single": 100},
+}
+
+
+def write_sites(folder: Path, spec: synth.SynthSpec, sizes: dict[str, int]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    synth.site_points(sizes["point"], spec.bbox, SEED).to_parquet(folder / "points.parquet")
+    synth.site_polygons(sizes["polygon"], spec.bbox, SEED).to_parquet(folder / "polygons.parquet")
+    synth.site_lines(sizes["line"], spec.bbox, SEED).to_parquet(folder / "lines.parquet")
+    return folder
+
+
+def run_worker(
+    engine: str, data: Path, out: Path, extra: list[str], timeout: float
+) -> dict[str, Any]:
+    """Run ``bench.worker`` for one engine; a crash or timeout becomes an ``error`` entry."""
+    tag = next((extra[i + 1] for i, a in enumerate(extra) if a == "--tag"), "")
+    cmd = [sys.executable, "-m", "bench.worker", "--engine", engine, "--data", str(data),
+           "--out", str(out), *extra]  # fmt: skip
+    print("»", " ".join(cmd[1:]), flush=True)
+    try:
+        proc = subprocess.run(
+            cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return {"engine": engine, "error": f"timed out after {timeout:.0f} s"}
+    path = out / f"{engine}{tag}.json"
+    if not path.exists():
+        return {"engine": engine, "error": f"worker failed: {proc.stderr.strip()[-500:]}"}
+    figures: dict[str, Any] = json.loads(path.read_text())
+    if proc.returncode and proc.stderr:
+        figures.setdefault("stderr", proc.stderr.strip()[-500:])
+    return figures
+
+
+def crosscheck(out: Path, engines: list[str], reference: str) -> dict[str, dict[str, str]]:
+    """Compare every engine's answers with the reference engine's, per workload."""
+    table: dict[str, dict[str, str]] = {}
+    for kind in ("point", "polygon", "line"):
+        ref_file = out / f"{reference}_{kind}.parquet"
+        if not ref_file.exists():
+            continue
+        ref = pd.read_parquet(ref_file)
+        for engine in engines:
+            if engine == reference:
+                continue
+            file = out / f"{engine}_{kind}.parquet"
+            if not file.exists():
+                table.setdefault(engine, {})[kind] = "no answer"
+                continue
+            result = compare(ref, pd.read_parquet(file))
+            text = result.summary()
+            if result.examples:
+                text += "; e.g. " + " | ".join(result.examples[:2])
+            table.setdefault(engine, {})[kind] = text
+    return table
+
+
+def data_summary(folder: Path) -> list[dict[str, Any]]:
+    import geopandas as gpd
+    import shapely
+
+    from layers.catalog import read_catalog
+
+    rows = []
+    for entry in read_catalog(folder).layers:
+        if entry.geometry_type == "raster":
+            rows.append(
+                {"layer": entry.id, "kind": entry.kind, "features": "raster", "vertices": ""}
+            )
+            continue
+        gdf = gpd.read_parquet(folder / entry.path, columns=["geometry"])
+        rows.append(
+            {
+                "layer": entry.id,
+                "kind": entry.kind,
+                "features": len(gdf),
+                "vertices": int(shapely.get_num_coordinates(gdf.geometry.values).sum()),
+            }
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="10x smaller data and site sets")
+    parser.add_argument("--engines", default=",".join(ENGINES))
+    parser.add_argument(
+        "--reference", default="postgis", help="engine the others are checked against"
+    )
+    parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/benchmarks.md")
+    parser.add_argument("--timeout", type=float, default=3600.0, help="per engine, seconds")
+    args = parser.parse_args(argv)
+    mode = "quick" if args.quick else "full"
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    spec = synth.QUICK if args.quick else synth.PROVINCE
+    sizes = SIZES[mode]
+    started = datetime.now(UTC)
+    machine = describe()
+
+    t0 = time.perf_counter()
+    data = synth.generate(spec, OUT / f"synth-{spec.key()}")
+    gen_s = time.perf_counter() - t0
+    sites = write_sites(OUT / f"sites-{mode}", spec, sizes)
+    run_dir = OUT / f"run-{mode}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for stale in run_dir.glob("*"):
+        stale.unlink()
+
+    figures: dict[str, dict[str, Any]] = {}
+    for engine in engines:
+        figures[engine] = run_worker(
+            engine, data, run_dir, ["--sites", str(sites), "--single", str(sizes["single"])],
+            args.timeout,
+        )  # fmt: skip
+        print(json.dumps(figures[engine], ensure_ascii=False)[:600], flush=True)
+
+    bundled: dict[str, dict[str, Any]] = {}
+    if (BUNDLED / "catalog.json").exists():
+        for engine in engines:
+            bundled[engine] = run_worker(
+                engine, BUNDLED, run_dir, ["--startup-only", "--tag", "_bundled"], args.timeout
+            )
+
+    reference = args.reference if args.reference in engines else engines[0]
+    if "error" in figures.get(reference, {}):
+        reference = next((e for e in engines if "error" not in figures[e]), reference)
+    checks = crosscheck(run_dir, engines, reference)
+
+    context = {
+        "mode": mode,
+        "command": "python -m bench.run_engine" + (" --quick" if args.quick else ""),
+        "started": started.strftime("%Y-%m-%d %H:%M UTC"),
+        "elapsed_s": (datetime.now(UTC) - started).total_seconds(),
+        "machine": machine,
+        "spec": spec,
+        "generation_s": gen_s,
+        "data": data_summary(data),
+        "bundled_data": data_summary(BUNDLED) if bundled else [],
+        "sizes": sizes,
+        "engines": engines,
+        "figures": figures,
+        "bundled": bundled,
+        "reference": reference,
+        "checks": checks,
+        "notes": NOTES.read_text(encoding="utf-8") if NOTES.exists() else "",
+    }
+    (run_dir / "context.json").write_text(
+        json.dumps(context, default=str, indent=1, ensure_ascii=False)
+    )
+    text = render(context)
+    if not args.no_doc:
+        DOC.write_text(text, encoding="utf-8")
+        print(f"wrote {DOC}")
+    else:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
