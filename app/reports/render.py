@@ -115,6 +115,23 @@ def _caveats(ctx: ReportContext) -> list[str]:
             "以下图层为代码推导的示意数据，并非官方边界，结论仅供参考：" + "、".join(illustrative)
             + "。 Illustrative layers (derived by code, not official boundaries) were used."
         )
+    changed = sorted(
+        lid for lid, version in ctx.result.versions.layers.items()
+        if lid in ctx.layers and ctx.layers[lid].version != version
+    )
+    if changed:
+        notes.append(
+            "以下图层在筛查后已更新，地图按当前版本绘制，数值按筛查时版本：" + "、".join(changed)
+            + "。 These layers changed since the screening; the map shows the current version."
+        )
+    restricted = sorted(
+        info.title for lid, info in ctx.layers.items() if lid in used and info.access == "restricted"
+    )
+    if restricted:
+        notes.append(
+            "受限图层不在地图上显示边界：" + "、".join(restricted)
+            + "。 Restricted layers are screened against but not drawn."
+        )
     no_data = [c.layer for c in ctx.result.coverage if c.status == "no_data"]
     if no_data:
         notes.append("以下图层在场址处无数据覆盖：" + "、".join(no_data) + "。 No data at the site for these layers.")
