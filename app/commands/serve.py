@@ -1,14 +1,50 @@
-"""`zoning serve` (placeholder until its issue lands)."""
+"""``zoning serve [--host H] [--port P] [--data DIR] [--workers N]``: run the HTTP service.
+
+The options are passed to the app through ``ZONING_*`` environment variables, so that every
+uvicorn worker process (which imports ``app.main:create_app`` itself) builds the same settings.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="not yet implemented")
+    p = sub.add_parser("serve", help="run the HTTP service (API, OGC API – Features, web map)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    p.add_argument(
+        "--data", type=Path, default=None, help="processed data folder (ZONING_DATA_DIR)"
+    )
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise SystemExit("zoning serve: not implemented yet")
+    import uvicorn
+
+    from app.observability import configure_logging
+
+    if args.workers < 1:
+        raise SystemExit("zoning serve: --workers must be at least 1")
+    if not 0 < args.port < 65536:
+        raise SystemExit("zoning serve: --port must be between 1 and 65535")
+    if args.data is not None:
+        data = args.data.resolve()
+        if not (data / "catalog.json").exists():
+            raise SystemExit(f"zoning serve: no catalog.json in {data}: run `zoning build` first")
+        os.environ["ZONING_DATA_DIR"] = str(data)
+    configure_logging(args.log_level.upper())
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        log_config=None,
+    )
+    return 0
