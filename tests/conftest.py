@@ -1,0 +1,27 @@
+"""Shared fixtures (keep small and additive; package-specific fixtures live in each tests/<pkg>/)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RAW_DIR = REPO_ROOT / "data" / "raw"
+
+
+@pytest.fixture(scope="session")
+def bundled_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled data pack (data/raw/*/manifest.yaml) built once per session into a temp folder.
+
+    Skips when no manifest exists yet. Use it for tests that need the real Qinghai/Guizhou layers
+    without touching the working copy's data/processed.
+    """
+    from layers.build import build, default_manifests
+
+    manifests = default_manifests(RAW_DIR)
+    if not manifests:
+        pytest.skip("no data/raw/*/manifest.yaml yet")
+    out = tmp_path_factory.mktemp("bundled") / "processed"
+    build(manifests, out)
+    return out
