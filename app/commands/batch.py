@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue an interrupted run, skipping finished chunks")
     p.add_argument("--chunk-rows", type=int, default=50_000, help="rows per chunk (memory vs. overhead)")
     p.add_argument("--layer", help="layer to read from a multi-layer GIS input")
+    p.add_argument("--keep-parts", action="store_true", help="keep the per-chunk parts folder after success")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--screener", default=os.environ.get(SCREENER_ENV), help=argparse.SUPPRESS)
     p.set_defaults(func=run)
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
             progress = stack.enter_context(rich_progress(f"screening {args.input.name}"))
         try:
             summary = run_batch(args.input, args.output, options, resume=args.resume, runner=runner,
-                                progress=progress)
+                                progress=progress, keep_parts=args.keep_parts)
         except KeyboardInterrupt:
             print(f"zoning batch: interrupted; finished chunks are kept in {default_workdir(args.output)}; "
                   "run the same command with --resume to continue", file=sys.stderr)

@@ -74,7 +74,7 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
     if not workers or workers < 1:
         raise ZoningError("--workers must be at least 1", field="workers")
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           host="127.0.0.1", dashboard_address=None)
+                           host="127.0.0.1", dashboard_address=":0")
     client = Client(cluster)
     try:
         yield client
