@@ -224,3 +224,29 @@ def test_cli_default_out_uses_env(park: Path, tmp_path: Path, monkeypatch: pytes
     monkeypatch.setenv("ZONING_DATA_DIR", str(tmp_path / "envout"))
     assert main(["build", "--manifest", str(park), "--quiet"]) == 0
     assert read_catalog(tmp_path / "envout").get("t_park") is not None
+
+
+def test_kind_any_takes_the_family_of_its_data(raw_dir: Path, write_manifest: ManifestWriter, tmp_path: Path) -> None:
+    line = shapely.LineString([(101.0, 36.0), (101.5, 36.5)])
+    polygons(["廊道"], [line]).to_file(raw_dir / "c.gpkg")
+    polygons(["混合", "混合"], [line, XINING_BOX]).to_file(raw_dir / "m.gpkg")
+    ok = write_manifest([layer_entry("t_c", "c.gpkg", kind="ecological_corridor")])
+    entry = build([ok], tmp_path / "out").catalog.get("t_c")
+    assert entry is not None and entry.geometry_type == "line" and entry.total_length_km is not None
+    mixed = write_manifest([layer_entry("t_m", "m.gpkg", kind="ecological_corridor")])
+    with pytest.raises(SourceDataError, match=r"mixed geometry families \['line', 'polygon'\]"):
+        build([mixed], tmp_path / "out")
+
+
+def test_feature_level_accuracy_must_be_valid(raw_dir: Path, write_manifest: ManifestWriter, tmp_path: Path) -> None:
+    polygons(["甲"], [XINING_BOX], accuracy=["official"]).to_file(raw_dir / "a.gpkg")
+    manifest = write_manifest([layer_entry("t_a", "a.gpkg")])
+    with pytest.raises(SourceDataError, match=r"layer 't_a': field 'accuracy': source column 'accuracy' has \['official'\]"):
+        build([manifest], tmp_path / "out")
+
+
+def test_id_field_must_be_unique(raw_dir: Path, write_manifest: ManifestWriter, tmp_path: Path) -> None:
+    polygons(["甲", "乙"], [XINING_BOX, BOWTIE], bm=["A1", "A1"]).to_file(raw_dir / "a.gpkg")
+    manifest = write_manifest([layer_entry("t_a", "a.gpkg", id_field="bm")])
+    with pytest.raises(SourceDataError, match=r"field 'id_field': 'bm' is not unique \(e.g. \['A1'\]\)"):
+        build([manifest], tmp_path / "out")
