@@ -60,9 +60,25 @@ def _laea(lon0: float, lat0: float) -> pyproj.Transformer:
     )
 
 
+# Projection centres snap to this grid (degrees): a site is never more than ~40 km from its
+# centre, so planar lengths are off by < 2e-5 (areas are exact anywhere in LAEA, distances are
+# re-measured on the ellipsoid), and a whole province needs only a few hundred projections, which
+# lets screen() and the bulk path use the very same projection for the same site.
+GRID_DEG = 0.5
+
+
+def grid_centre(lon: Float | float, lat: Float | float) -> tuple[Float, Float]:
+    """Projection centre(s) for site centroid(s): snapped to ``GRID_DEG`` (vectorised)."""
+    return (
+        np.round(np.asarray(lon, dtype="float64") / GRID_DEG) * GRID_DEG,
+        np.round(np.asarray(lat, dtype="float64") / GRID_DEG) * GRID_DEG,
+    )
+
+
 def local_transformer(lon: float, lat: float) -> pyproj.Transformer:
-    """Equal-area local projection (metres) centred near (lon, lat); cached."""
-    return _laea(round(float(lon), 2), round(float(lat), 2))
+    """Equal-area local projection (metres) for a site centred at (lon, lat); cached."""
+    clon, clat = grid_centre(lon, lat)
+    return _laea(float(clon), float(clat))
 
 
 # Edges longer than this (degrees, ≈ 500 m) are densified before projecting, so that an edge

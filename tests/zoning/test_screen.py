@@ -208,8 +208,8 @@ def test_results_invariant_under_input_crs(index: LayerIndex) -> None:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    lon=st.floats(101.55, 101.95),
-    lat=st.floats(36.45, 36.75),
+    lon=st.floats(101.55, 101.9),
+    lat=st.floats(36.45, 36.7),
     w=st.floats(0.0005, 0.08),
     h=st.floats(0.0005, 0.08),
 )
@@ -224,7 +224,7 @@ def test_overlap_properties(index: LayerIndex, lon: float, lat: float, w: float,
         assert hit.distance_m >= 0
         if hit.relation == "within_buffer":
             assert hit.distance_m > 0
-    shares = [h.share for h in result.hits if h.layer == "admin"]
+    shares = [h.share for h in result.hits if h.layer == "admin"]  # counties tile the site
     assert sum(shares) == pytest.approx(1.0, abs=1e-6)
 
 
