@@ -414,9 +414,8 @@ def _fire(
             hit_refs=_refs(fired),
             status=status,
         )
-        return _Outcome(
-            status, f"exception {exc.id or ''} {exc.title_en}".strip(), f, min_d, None, conf
-        )
+        reason = f"exception {exc.id or ''} {exc.title_en}".strip()
+        return _Outcome(status, reason, f, min_distance=min_d, confidence=conf)
     status = rule.effect if proj.type_id else "zone_level"
     f = Finding(
         rule_id=rule.id,
@@ -480,6 +479,7 @@ def _decide(
         key=lambda ro: (
             -_RANK[ro[1].finding.effect],  # type: ignore[union-attr]
             ro[0].zone.kind == "admin",  # a zone-specific rule explains more than a province-wide one
+            bool(ro[0].also_within),  # overlay rules (R01, R03) defer to the zone's own law
             _CONF[ro[1].confidence],
             ro[1].min_distance,
             ro[1].finding.rule_id,  # type: ignore[union-attr]
