@@ -108,8 +108,10 @@ _VALIDATION_HINTS = {
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = list(exc.errors())
-    first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": ""}
+    errors: list[dict[str, Any]] = [dict(e) for e in exc.errors()]
+    first: dict[str, Any] = (
+        errors[0] if errors else {"loc": (), "msg": "invalid request", "type": ""}
+    )
     kind = str(first.get("type", ""))
     if kind == "json_invalid":
         ctx = first.get("ctx") or {}

@@ -35,7 +35,18 @@ SWAGGER_URL = "/static/vendor/swagger-ui"
 #: Router modules under ``app.routers``, mounted in this order. Modules that are not present
 #: (e.g. results, before their issue lands) are skipped, so partial checkouts still serve.
 #: Other engineers' routers (batch, results, web) join by adding their module name here.
-ROUTERS = ("health", "layers", "downloads", "rules", "screen", "sites", "results", "batch", "ogc", "web")
+ROUTERS = (
+    "health",
+    "layers",
+    "downloads",
+    "rules",
+    "screen",
+    "sites",
+    "results",
+    "batch",
+    "ogc",
+    "web",
+)
 
 
 def _install_sighup(holder: StateHolder) -> bool:

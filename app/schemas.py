@@ -66,9 +66,18 @@ class ScreenRequest(_Request):
         },
     )
 
-    geometry: dict[str, Any] = Field(
+    geometry: dict[str, Any] | None = Field(
+        None,
         description="GeoJSON geometry (Point, LineString, Polygon, Multi*) or a GeoJSON Feature "
-        "holding one; coordinates in `crs` order (lon/lat for EPSG:4326/4490, as in GeoJSON)"
+        "holding one; coordinates in `crs` order (lon/lat for EPSG:4326/4490, as in GeoJSON). "
+        "Required unless `wkt` or `lonlat` is given.",
+    )
+    wkt: str | None = Field(None, description="the site as WKT instead of `geometry`")
+    lonlat: tuple[float, float] | None = Field(
+        None, description="a point site [lon, lat] (or [x, y] in `crs`) instead of `geometry`"
+    )
+    radius_m: float | None = Field(
+        None, gt=0, description="with a Point site: screen the geodesic circle of this radius"
     )
     crs: str = Field(
         "EPSG:4326",
@@ -103,7 +112,9 @@ class HealthResponse(BaseModel):
     rulebook: str | None = Field(None, description="rulebook version")
     loaded_at: datetime | None = None
     problems: list[str] = Field(default_factory=list)
-    reload: ReloadStatusModel = Field(default_factory=ReloadStatusModel)
+    reload: ReloadStatusModel = Field(
+        default_factory=lambda: ReloadStatusModel(ok=None, at=None, error=None, trigger=None)
+    )
 
 
 class ReloadResponse(ReloadStatusModel):

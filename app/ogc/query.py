@@ -164,7 +164,11 @@ def select(
         if bbox_crs is not None:
             box_ll = bbox_to_storage(bbox, bbox_crs)
         else:
-            box_ll = (bbox[0], bbox[1], bbox[3], bbox[4]) if len(bbox) == 6 else tuple(bbox)
+            box_ll = (
+                (bbox[0], bbox[1], bbox[3], bbox[4])
+                if len(bbox) == 6
+                else (bbox[0], bbox[1], bbox[2], bbox[3])
+            )
         box = shapely.box(*box_ll)
         hits = gdf.sindex.query(box, predicate="intersects")
         in_box = np.zeros(len(gdf), dtype=bool)

@@ -24,6 +24,8 @@ def healthz(holder: HolderDep) -> HealthResponse:
         return HealthResponse(
             status="no_data",
             data_dir=str(holder.settings.data_dir),
+            data_version=None,
+            rulebook=None,
             problems=[holder.load_error or "no data loaded"],
             reload=reload,
         )

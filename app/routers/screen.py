@@ -9,9 +9,10 @@ fix, and ``app.errors`` turns them into 4xx JSON. The router only hands over the
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from app.deps import SettingsDep, StateDep
 from app.schemas import ScreenRequest
@@ -19,6 +20,7 @@ from zoning.errors import DataUnavailableError
 from zoning.result import ScreeningResult
 
 router = APIRouter(prefix="/v1", tags=["screening"])
+log = logging.getLogger("zoning.app")
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "invalid JSON"},
@@ -38,20 +40,37 @@ def _screen_site() -> Any:
         ) from exc
 
 
+def _store(request: Request, result: ScreeningResult, body: dict[str, Any]) -> None:
+    """Keep the result under its id for ``GET /v1/results/{id}`` (when that router is mounted).
+
+    A storage failure is logged, not raised: the caller still gets the screening answer.
+    """
+    try:
+        store_for = importlib.import_module("app.routers.results").result_store
+    except (ImportError, AttributeError):
+        return
+    try:
+        store_for(request).save(result, body)
+    except Exception:
+        log.exception("could not store result %s", result.result_id)
+
+
 @router.post(
     "/screen",
     response_model=ScreeningResult,
     summary="Screen one site",
     responses=_ERRORS,
 )
-def screen(body: ScreenRequest, state: StateDep, settings: SettingsDep) -> ScreeningResult:
+def screen(
+    body: ScreenRequest, request: Request, state: StateDep, settings: SettingsDep
+) -> ScreeningResult:
     """Screen ``geometry`` (in ``crs``) for ``project`` on ``as_of``; see interface.md."""
     if state.index is None or state.rulebook is None:
         raise DataUnavailableError(
             "screening needs the layer index and the rulebook: " + "; ".join(state.problems),
             hint="see /healthz; fix the data or rules, then POST /v1/admin/reload",
         )
-    result: ScreeningResult = _screen_site()(
-        body.model_dump(exclude_none=True), state.index, state.rulebook, settings
-    )
+    raw = body.model_dump(exclude_none=True)
+    result: ScreeningResult = _screen_site()(raw, state.index, state.rulebook, settings)
+    _store(request, result, raw)
     return result

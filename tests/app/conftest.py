@@ -188,6 +188,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def settings_for(data_dir: Path, **kw: object) -> ZoningSettings:
     base: dict[str, object] = {
         "data_dir": data_dir,
+        "state_dir": data_dir.parent / f"{data_dir.name}-state",
         "admin_token": ADMIN_TOKEN,
         "download_token": DOWNLOAD_TOKEN,
         "max_body_bytes": 200_000,
@@ -223,6 +224,7 @@ def live_server(data_dir: Path) -> Iterator[str]:
     env = dict(os.environ)
     env.update(
         ZONING_DATA_DIR=str(data_dir),
+        ZONING_STATE_DIR=str(data_dir.parent / "live-state"),
         ZONING_DOWNLOAD_TOKEN=DOWNLOAD_TOKEN,
         ZONING_ADMIN_TOKEN=ADMIN_TOKEN,
     )

@@ -35,8 +35,7 @@ def test_invalid_json_is_400_naming_the_body(client: TestClient) -> None:
 def test_missing_geometry_names_the_field(client: TestClient) -> None:
     r = client.post("/v1/screen", json={"crs": "EPSG:4326"})
     assert r.status_code == 422
-    _is_error(r.json(), "invalid_request", "geometry")
-    assert "add the field" in r.json()["hint"]
+    _is_error(r.json(), "invalid_geometry", "geometry")
 
 
 def test_unknown_body_field_is_refused(client: TestClient) -> None:

@@ -108,7 +108,11 @@ def test_requests_during_reloads_never_fail(private_data_dir: Path) -> None:
 @pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP on this platform")
 def test_sighup_reloads_a_live_server(private_data_dir: Path) -> None:
     port = _free_port()
-    env = dict(os.environ, ZONING_DATA_DIR=str(private_data_dir))
+    env = dict(
+        os.environ,
+        ZONING_DATA_DIR=str(private_data_dir),
+        ZONING_STATE_DIR=str(private_data_dir.parent / "state"),
+    )
     proc = subprocess.Popen(
         [
             sys.executable,
