@@ -1,0 +1,1 @@
+"""Batch jobs of the HTTP service: a SQLite job store and a background worker."""
