@@ -5,8 +5,8 @@ vectorised over the candidates: which ones intersect (prepared geometries), the 
 and their areas/lengths in a local equal-area projection, and for the others the shortest
 ellipsoidal distance (``zoning.measure``). Nothing loops over features in Python.
 
-``screen`` serves one site (HTTP, CLI); ``screen_many`` (``zoning.bulk``) serves batches with the
-same measures in bulk.
+``screen`` serves one site (HTTP, CLI); ``screen_many`` (implemented in ``zoning.bulk``) serves
+batches with the same measures in bulk.
 """
 
 from __future__ import annotations
@@ -243,10 +243,12 @@ def distances_to(
 ) -> NDArray[np.float64]:
     """Shortest ellipsoidal distances from the site to ``geoms`` (inf where beyond ``env``).
 
-    Features are first clipped to the reach envelope: the nearest point of any feature within
-    reach lies inside it, and clipping keeps the projected vertex count small.
+    Features are first cut to the reach envelope: the nearest point of any feature within
+    reach lies inside it, and cutting keeps the projected vertex count small. (An exact
+    intersection rather than ``clip_by_rect``, whose output may be invalid, and so that the bulk
+    path, which cuts each pair by its own site's box, gives the very same numbers.)
     """
-    clipped = shapely.clip_by_rect(geoms, *env.bounds)
+    clipped = shapely.intersection(geoms, env)
     ok = ~shapely.is_empty(clipped)
     out = np.full(len(geoms), np.inf)
     if ok.any():
@@ -322,3 +324,16 @@ def _hit(
         accuracy=str(layer.accuracy[row]),
         attributes=attributes,
     )
+
+
+def screen_many(
+    sites: object,
+    index: LayerIndex,
+    buffers_m: Sequence[float] | None = DEFAULT_BUFFERS_M,
+    search_m: float | None = None,
+    layers: Iterable[str] | None = None,
+) -> object:
+    """Bulk screening of a GeoDataFrame of sites; see ``zoning.bulk.screen_many``."""
+    from zoning.bulk import screen_many as bulk_screen_many
+
+    return bulk_screen_many(sites, index, buffers_m, search_m, layers)  # type: ignore[arg-type]

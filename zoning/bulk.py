@@ -1,0 +1,354 @@
+"""Bulk screening of many sites at once (``screen_many``): the batch and benchmark path.
+
+Why separate from ``screen``: for thousands to millions of sites the per-site overhead (Python,
+pydantic) dominates, so here every step is one array operation over all (site, feature) pairs of
+a layer: one STRtree query for all sites, one vectorised predicate against the prepared
+features, one vectorised intersection, and measures grouped by projection centre (a 0.5° grid,
+the same projections ``screen`` uses, so the numbers agree with ``screen``). Python loops run only
+over layers and over the few hundred projection centres of a province.
+
+Stable signature (the bench/ and batch code call it)::
+
+    screen_many(sites: GeoDataFrame, index, buffers_m=(1000, 5000, 10000), search_m=None,
+                layers=None) -> pandas.DataFrame
+
+One row per (site, feature) hit, columns ``HIT_COLUMNS``; ``site_index`` holds the label of the
+site in ``sites.index``. The frame's ``attrs`` carry ``coverage`` (site_index, layer, status,
+covered_share; only rows that are not fully covered) and ``rivers`` (site_index, layer, river,
+level, basin, distance_m, feature_id). Raster statistics and attributes are not computed in
+bulk: ``screen`` per site gives them, and ``feature_row`` lets a caller fetch attributes with
+``index.vectors[layer].attributes(rows)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import NDArray
+
+from zoning import measure
+from zoning.errors import InvalidGeometryError
+from zoning.index import LayerIndex, VectorLayer
+from zoning.screen import (
+    _LINE_TYPES,
+    _POLY_TYPES,
+    DEFAULT_BUFFERS_M,
+    RIVER_KINDS,
+    RIVER_REACH_M,
+    check_buffers,
+)
+
+HIT_COLUMNS = [
+    "site_index", "layer", "layer_kind", "feature_id", "feature_row", "name", "zone_class",
+    "relation", "overlap_area_m2", "overlap_ratio", "length_inside_m", "distance_m", "band_m",
+    "share", "accuracy",
+]
+Ints = NDArray[np.intp]
+Floats = NDArray[np.float64]
+
+
+class _Sites:
+    """Site geometries with everything the layers share: type, projection group, local measures."""
+
+    def __init__(self, geoms: NDArray[np.object_]) -> None:
+        self.geoms = geoms
+        self.type_id = shapely.get_type_id(geoms)
+        self.all_points = bool(np.all(self.type_id == 0))
+        if not self.all_points:
+            shapely.prepare(geoms)
+        cx, cy = _centroids(geoms, self.all_points)
+        glon, glat = measure.grid_centre(cx, cy)
+        keys = np.round(glon / measure.GRID_DEG).astype(np.int64) * 100_000 + np.round(
+            glat / measure.GRID_DEG
+        ).astype(np.int64)
+        self.group_keys, first, self.group = np.unique(keys, return_index=True, return_inverse=True)
+        self.group_centre = list(zip(glon[first].tolist(), glat[first].tolist(), strict=True))
+        self.bounds = shapely.bounds(geoms)
+        self.area = np.zeros(len(geoms))
+        self.length = np.zeros(len(geoms))
+        if not self.all_points:
+            local = self.project(geoms, np.arange(len(geoms)))
+            self.area = np.asarray(shapely.area(local), dtype="float64")
+            self.length = np.asarray(shapely.length(local), dtype="float64")
+
+    def transformer(self, g: int):  # type: ignore[no-untyped-def]
+        return measure.local_transformer(*self.group_centre[g])
+
+    def project(self, geoms: NDArray[np.object_], site_rows: Ints) -> NDArray[np.object_]:
+        """Project ``geoms`` (one per pair) into the projection of each pair's site."""
+        out = np.empty(len(geoms), dtype=object)
+        groups = self.group[site_rows]
+        for g in np.unique(groups):
+            sel = groups == g
+            out[sel] = measure.project(geoms[sel], self.transformer(int(g)))
+        return out
+
+    def distances(self, site_rows: Ints, feats: NDArray[np.object_], reach: Floats) -> Floats:
+        """Ellipsoidal shortest distances per pair, features clipped to each site's reach box."""
+        b = self.bounds[site_rows]
+        dlon, dlat = degree_margins(b, reach)
+        boxes = shapely.box(b[:, 0] - dlon, b[:, 1] - dlat, b[:, 2] + dlon, b[:, 3] + dlat)
+        clipped = shapely.intersection(feats, boxes)
+        ok = ~shapely.is_empty(clipped)
+        out = np.full(len(site_rows), np.inf)
+        groups = self.group[site_rows]
+        for g in np.unique(groups[ok]):
+            sel = ok & (groups == g)
+            tr = self.transformer(int(g))
+            a = measure.project(self.geoms[site_rows[sel]], tr)
+            f = measure.project(clipped[sel], tr)
+            out[sel] = measure.distances_m(a, f, tr)
+        return out
+
+
+def _centroids(geoms: NDArray[np.object_], all_points: bool) -> tuple[Floats, Floats]:
+    if all_points:
+        xy = shapely.get_coordinates(geoms)
+    else:
+        xy = shapely.get_coordinates(shapely.centroid(geoms))
+    return xy[:, 0], xy[:, 1]
+
+
+def degree_margins(bounds: NDArray[np.float64], reach: Floats | float) -> tuple[Floats, Floats]:
+    """Vectorised ``measure.degree_margin`` for many sites (identical numbers)."""
+    reach = np.broadcast_to(np.asarray(reach, dtype="float64"), (len(bounds),))
+    dlat = reach / 110_500.0 * 1.01
+    lat = np.maximum(np.abs(bounds[:, 1]), np.abs(bounds[:, 3]))
+    lat_far = np.minimum(89.0, lat + dlat)
+    dlon = reach / (111_320.0 * np.cos(np.radians(lat_far))) * 1.01
+    zero = reach <= 0
+    return np.where(zero, 0.0, dlon), np.where(zero, 0.0, dlat)
+
+
+def screen_many(
+    sites: gpd.GeoDataFrame | gpd.GeoSeries,
+    index: LayerIndex,
+    buffers_m: Sequence[float] | None = DEFAULT_BUFFERS_M,
+    search_m: float | None = None,
+    layers: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """Screen every site in ``sites`` (EPSG:4490 lon/lat) against the layers, in bulk.
+
+    Same measures as ``zoning.screen.screen`` (see the module docstring for the output); sites
+    that are None or empty are skipped. Other CRSs are converted with ``to_crs``.
+    """
+    bands, reach = check_buffers(buffers_m, search_m)
+    geoseries = sites.geometry if isinstance(sites, gpd.GeoDataFrame) else sites
+    if geoseries.crs is not None and geoseries.crs.to_epsg() != 4490:
+        geoseries = geoseries.to_crs(4490)
+    labels = geoseries.index.to_numpy()
+    geoms = np.asarray(geoseries.values, dtype=object)
+    valid = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    bad_types = valid & np.isin(shapely.get_type_id(geoms), (7,))
+    if bad_types.any():
+        raise InvalidGeometryError(
+            f"site {labels[np.flatnonzero(bad_types)[0]]!r} is a GeometryCollection",
+            field="geometry",
+            hint="split it into separate sites",
+        )
+    keep = np.flatnonzero(valid)
+    prepared = _Sites(geoms[keep].copy())
+    wanted = set(layers) if layers is not None else None
+    frames: list[pd.DataFrame] = []
+    coverage: list[pd.DataFrame] = []
+    rivers: list[pd.DataFrame] = []
+    for layer in index.vectors.values():
+        if wanted is not None and layer.id not in wanted:
+            continue
+        share, cov = _coverage(prepared, layer)
+        if cov is not None:
+            cov["site_index"] = labels[keep[cov.pop("site_row").to_numpy()]]
+            coverage.append(cov)
+        frames.append(_layer_hits(prepared, layer, bands, reach, share))
+        if layer.kind in RIVER_KINDS:
+            rivers.append(_rivers(prepared, layer, max(reach, RIVER_REACH_M), share))
+    nonempty = [f for f in frames if len(f)]
+    hits = pd.concat(nonempty, ignore_index=True) if nonempty else None
+    if hits is None:
+        hits = pd.DataFrame({c: pd.Series(dtype=object) for c in HIT_COLUMNS})
+    else:
+        hits["site_index"] = labels[keep[hits["site_index"].to_numpy()]]
+        hits = hits[HIT_COLUMNS]
+    river_frame = pd.concat(rivers, ignore_index=True) if rivers else pd.DataFrame()
+    if len(river_frame):
+        river_frame["site_index"] = labels[keep[river_frame["site_index"].to_numpy()]]
+    hits.attrs["coverage"] = pd.concat(coverage, ignore_index=True) if coverage else pd.DataFrame()
+    hits.attrs["rivers"] = river_frame
+    return hits
+
+
+def _coverage(sites: _Sites, layer: VectorLayer) -> tuple[Floats | None, pd.DataFrame | None]:
+    """Per-site covered share (None: covered everywhere) and rows for sites not fully covered."""
+    if layer.coverage is None:
+        return None, None
+    inside = shapely.contains(layer.coverage, sites.geoms)
+    touch = shapely.intersects(layer.coverage, sites.geoms)
+    share = np.where(inside, 1.0, 0.0)
+    partial = np.flatnonzero(touch & ~inside)
+    if partial.size:
+        pieces = shapely.intersection(sites.geoms[partial], layer.coverage)
+        local = sites.project(pieces, partial)
+        poly = np.isin(sites.type_id[partial], _POLY_TYPES)
+        line = np.isin(sites.type_id[partial], _LINE_TYPES)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = np.where(
+                poly, shapely.area(local) / sites.area[partial],
+                np.where(line, shapely.length(local) / sites.length[partial],
+                         shapely.get_num_geometries(pieces)
+                         / shapely.get_num_geometries(sites.geoms[partial])),
+            )
+        share[partial] = np.clip(np.nan_to_num(frac), 0.0, 1.0)
+    rows = np.flatnonzero(~inside)
+    frame = pd.DataFrame(
+        {"site_row": rows, "layer": layer.id, "status": "no_data", "covered_share": share[rows]}
+    )
+    return share, frame
+
+
+def _layer_hits(
+    sites: _Sites, layer: VectorLayer, bands: tuple[float, ...], reach: float,
+    share: Floats | None,
+) -> pd.DataFrame:
+    s_idx, f_idx = layer.tree.query(sites.geoms)
+    if share is not None:
+        ok = share[s_idx] > 0
+        s_idx, f_idx = s_idx[ok], f_idx[ok]
+    inter = shapely.intersects(layer.geoms[f_idx], sites.geoms[s_idx])  # features prepared
+    si, fi = s_idx[inter], f_idx[inter]
+    out = [_intersecting(sites, layer, si, fi)]
+    r = 0.0 if layer.is_containment else reach
+    if r > 0:
+        out.append(_within(sites, layer, r, bands, share, si, fi))
+    nonempty = [f for f in out if len(f)]
+    return pd.concat(nonempty, ignore_index=True) if nonempty else out[0]
+
+
+def _frame(layer: VectorLayer, si: Ints, fi: Ints, relation: str, **cols: object) -> pd.DataFrame:
+    n = len(si)
+    data: dict[str, object] = {
+        "site_index": si,
+        "layer": np.full(n, layer.id, dtype=object),
+        "layer_kind": np.full(n, layer.kind, dtype=object),
+        "feature_id": layer.feature_id[fi],
+        "feature_row": fi,
+        "name": layer.name[fi],
+        "zone_class": layer.zone_class[fi],
+        "relation": np.full(n, relation, dtype=object),
+        "overlap_area_m2": np.full(n, np.nan),
+        "overlap_ratio": np.full(n, np.nan),
+        "length_inside_m": np.full(n, np.nan),
+        "distance_m": np.zeros(n),
+        "band_m": np.full(n, np.nan),
+        "share": np.full(n, np.nan),
+        "accuracy": layer.accuracy[fi],
+    }
+    data.update(cols)
+    return pd.DataFrame(data)
+
+
+def _intersecting(sites: _Sites, layer: VectorLayer, si: Ints, fi: Ints) -> pd.DataFrame:
+    relation = "contains_site" if layer.is_containment else "intersects"
+    n = len(si)
+    if n == 0:
+        return _frame(layer, si, fi, relation)
+    stype = sites.type_id[si]
+    if sites.all_points:
+        share = np.ones(n)
+        return _frame(layer, si, fi, relation, share=share if layer.is_containment else np.nan)
+    ftype = layer.geom_types[fi]
+    area = np.full(n, np.nan)
+    ratio = np.full(n, np.nan)
+    length = np.full(n, np.nan)
+    share = np.ones(n)
+    measured = stype != 0  # points: nothing to measure
+    if measured.any():
+        m = np.flatnonzero(measured)
+        pieces = shapely.intersection(sites.geoms[si[m]], layer.geoms[fi[m]])
+        local = sites.project(pieces, si[m])
+        a = np.asarray(shapely.area(local), dtype="float64")
+        ln = np.asarray(shapely.length(local), dtype="float64")
+        s_area, s_len = sites.area[si[m]], sites.length[si[m]]
+        poly_site = np.isin(stype[m], _POLY_TYPES)
+        line_site = np.isin(stype[m], _LINE_TYPES)
+        poly_feat = np.isin(ftype[m], _POLY_TYPES)
+        line_feat = np.isin(ftype[m], _LINE_TYPES)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r_area = np.clip(np.where(s_area > 0, a / s_area, 0.0), 0.0, 1.0)
+            ln_site = np.minimum(ln, s_len)
+            r_len = np.clip(np.where(s_len > 0, ln_site / s_len, 0.0), 0.0, 1.0)
+        area[m] = np.where(poly_site & poly_feat, np.minimum(a, s_area), np.nan)
+        ratio[m] = np.where(poly_site & poly_feat, r_area,
+                            np.where(line_site & poly_feat, r_len, np.nan))
+        length[m] = np.where(poly_site & line_feat, ln, np.where(line_site, ln_site, np.nan))
+        share[m] = np.where(poly_site & poly_feat, r_area,
+                            np.where(line_site & poly_feat, r_len, 1.0))
+    return _frame(
+        layer, si, fi, relation, overlap_area_m2=area, overlap_ratio=ratio,
+        length_inside_m=length, share=share if layer.is_containment else np.full(n, np.nan),
+    )
+
+
+def _within(
+    sites: _Sites, layer: VectorLayer, reach: float, bands: tuple[float, ...],
+    share: Floats | None, si: Ints, fi: Ints,
+) -> pd.DataFrame:
+    dlon, dlat = degree_margins(sites.bounds, reach)
+    b = sites.bounds
+    boxes = shapely.box(b[:, 0] - dlon, b[:, 1] - dlat, b[:, 2] + dlon, b[:, 3] + dlat)
+    s_idx, f_idx = layer.tree.query(boxes)
+    if share is not None:
+        ok = share[s_idx] > 0
+        s_idx, f_idx = s_idx[ok], f_idx[ok]
+    nf = len(layer.geoms)
+    hit_codes = si.astype(np.int64) * nf + fi
+    codes = s_idx.astype(np.int64) * nf + f_idx
+    rest = ~np.isin(codes, hit_codes)
+    s_idx, f_idx = s_idx[rest], f_idx[rest]
+    if s_idx.size == 0:
+        return _frame(layer, s_idx, f_idx, "within_buffer")
+    dist = sites.distances(s_idx, layer.geoms[f_idx], np.full(len(s_idx), reach))
+    keep = dist <= reach
+    s_idx, f_idx, dist = s_idx[keep], f_idx[keep], dist[keep]
+    order = np.lexsort((f_idx, dist, s_idx))
+    s_idx, f_idx, dist = s_idx[order], f_idx[order], dist[order]
+    band = np.full(len(dist), np.nan)
+    if bands:
+        arr = np.asarray(bands)
+        pos = np.searchsorted(arr, dist, side="left")
+        band = np.where(pos < len(arr), arr[np.minimum(pos, len(arr) - 1)], np.nan)
+    return _frame(layer, s_idx, f_idx, "within_buffer", distance_m=dist, band_m=band)
+
+
+def _rivers(sites: _Sites, layer: VectorLayer, reach: float, share: Floats | None) -> pd.DataFrame:
+    from zoning.screen import river_names
+
+    dlon, dlat = degree_margins(sites.bounds, reach)
+    b = sites.bounds
+    boxes = shapely.box(b[:, 0] - dlon, b[:, 1] - dlat, b[:, 2] + dlon, b[:, 3] + dlat)
+    s_idx, f_idx = layer.tree.query(boxes)
+    if share is not None:
+        ok = share[s_idx] > 0
+        s_idx, f_idx = s_idx[ok], f_idx[ok]
+    if s_idx.size == 0:
+        return pd.DataFrame()
+    dist = sites.distances(s_idx, layer.geoms[f_idx], np.full(len(s_idx), reach))
+    keep = dist <= reach
+    s_idx, f_idx, dist = s_idx[keep], f_idx[keep], dist[keep]
+    table = pd.DataFrame({
+        "site_index": s_idx,
+        "layer": layer.id,
+        "river": river_names(layer, f_idx),
+        "level": layer.zone_class[f_idx],
+        "basin": layer.column("basin", f_idx),
+        "distance_m": dist,
+        "feature_id": layer.feature_id[f_idx],
+        "_row": f_idx,
+    })
+    keys = ["site_index", "river", "level", "basin"]
+    table = table.sort_values(["site_index", "distance_m", "_row"], kind="stable")
+    nearest = table.drop_duplicates(subset=keys, keep="first")
+    return nearest.drop(columns="_row").reset_index(drop=True)
