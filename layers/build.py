@@ -230,7 +230,7 @@ def _build_vector(
 ) -> tuple[CatalogEntry, LayerReport]:
     frame = source.frame
     notes = list(source.notes)
-    warnings: list[str] = []
+    warnings: list[str] = list(source.warnings)
     features_in = len(frame)
     source_crs = _crs_label(frame.crs)
     ids = source_feature_ids(spec, frame)

@@ -9,6 +9,7 @@ vector drivers open goes through pyogrio; GeoTIFF through rasterio. Every failur
 
 from __future__ import annotations
 
+import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +41,11 @@ SOURCE_TYPES: dict[str, str] = {
     ".tiff": "geotiff",
 }
 
+#: formats whose text is UTF-8 by definition: a manifest `encoding:` would only garble it.
+UTF8_ONLY = (".gpkg", ".fgb")
+
+_HIGH_RUN = re.compile("[\x80-\xff]{4,}")
+
 NO_CRS_FIX = "add `crs:` to the manifest entry (e.g. crs: EPSG:4521) or ship the .prj"
 
 
@@ -50,6 +56,7 @@ class VectorSource:
     frame: gpd.GeoDataFrame
     file: str
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -95,13 +102,57 @@ def _read_ogr_path(spec: LayerSpec, gdal_path: str, display: str, notes: list[st
     if spec.layer is not None and spec.layer not in names:
         raise SourceReadError(spec.id, display, f"no layer {spec.layer!r}; it holds {names}")
     layer = spec.layer or (spatial[0] if spatial else None)
+    encoding = spec.encoding
+    if encoding is not None and Path(display).suffix.lower() in UTF8_ONLY:
+        notes.append(f"`encoding: {encoding}` ignored: {Path(display).suffix} files are always UTF-8")
+        encoding = None
     try:
-        frame = pyogrio.read_dataframe(gdal_path, layer=layer, encoding=spec.encoding)
+        frame = pyogrio.read_dataframe(gdal_path, layer=layer, encoding=encoding)
+    except UnicodeDecodeError as exc:
+        raise SourceReadError(
+            spec.id, display,
+            f"attribute text is not valid {encoding or 'UTF-8'} ({exc.reason}); set `encoding:` "
+            "(gbk or gb18030 for most Chinese Shapefiles, utf-8 otherwise)",
+        ) from exc
     except Exception as exc:
         raise SourceReadError(spec.id, display, _cause(exc)) from exc
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame:
         raise SourceReadError(spec.id, display, "it has no geometry column")
-    return VectorSource(_apply_crs(spec, frame, display, notes), display, notes)
+    source = VectorSource(_apply_crs(spec, frame, display, notes), display, notes)
+    if encoding is None and looks_like_misread_gbk(_sample_text(frame)):
+        source.warnings.append(
+            "attribute text looks like GBK read as Latin-1 (e.g. 'Ãû³Æ' for 名称); add `encoding: gbk`"
+        )
+    return source
+
+
+def looks_like_misread_gbk(texts: list[str]) -> bool:
+    """True when text decoded as Latin-1 turns into Chinese when taken as GBK (classic mojibake).
+
+    >>> looks_like_misread_gbk(["Ãû³Æ"])
+    True
+    >>> looks_like_misread_gbk(["名称", "Qinghai", "Zürich", "Citroën Ærø"])
+    False
+    """
+    for text in texts:
+        # Chinese mojibake comes in long runs of Latin-1 letters (two per character); a European
+        # name has isolated accents, which GBK could also decode, so require a run of four or more.
+        for run in _HIGH_RUN.findall(text):
+            try:
+                decoded = run.encode("latin-1").decode("gbk")
+            except UnicodeDecodeError:
+                continue
+            if sum("\u4e00" <= ch <= "\u9fff" for ch in decoded) >= 2:
+                return True
+    return False
+
+
+def _sample_text(frame: gpd.GeoDataFrame, rows: int = 50) -> list[str]:
+    """Column names and the first values of text columns (enough to spot a wrong encoding)."""
+    texts = [str(c) for c in frame.columns]
+    for column in frame.columns.drop(frame.geometry.name):
+        texts += [v for v in frame[column].head(rows).tolist() if isinstance(v, str)]
+    return texts
 
 
 def _apply_crs(spec: LayerSpec, frame: gpd.GeoDataFrame, display: str, notes: list[str]) -> gpd.GeoDataFrame:

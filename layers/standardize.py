@@ -17,6 +17,7 @@ from pyproj import Geod
 from layers.errors import SourceDataError
 from layers.kinds import load_kinds
 from layers.manifest import Accuracy, LayerSpec
+from layers.readers import looks_like_misread_gbk
 
 STORAGE_CRS = "EPSG:4490"
 #: CGCS2000 uses the GRS80 ellipsoid; areas and lengths are geodesic on it.
@@ -151,7 +152,10 @@ def _standard_name_of(column: str, consumed: dict[str, str | None]) -> str | Non
 def _column(spec: LayerSpec, frame: pd.DataFrame, key: str, field: str) -> pd.Series:
     if field not in frame.columns:
         available = ", ".join(map(str, frame.columns)) or "(none)"
-        raise SourceDataError(spec.id, key, f"source has no column {field!r}; its columns: {available}")
+        hint = ""
+        if looks_like_misread_gbk([str(c) for c in frame.columns]):
+            hint = "; the column names look like GBK read as Latin-1: add `encoding: gbk`"
+        raise SourceDataError(spec.id, key, f"source has no column {field!r}; its columns: {available}{hint}")
     return frame[field]
 
 

@@ -62,6 +62,10 @@ def test_gbk_shapefile_without_encoding_is_flagged(raw_dir: Path, write_manifest
     out = tmp_path / "out"
     build([manifest], out)
     assert any("encoding: gbk" in n for n in _report(out, "t_gbk")["notes"])
+    assert any("looks like GBK read as Latin-1" in w for w in _report(out, "t_gbk")["warnings"])
+    named = write_manifest([layer_entry("t_gbk", "redline.shp", name_field="名称")])
+    with pytest.raises(SourceDataError, match=r"no column '名称'; its columns: .*add `encoding: gbk`"):
+        build([named], out)
 
 
 def _gk_point(lon: float, lat: float) -> tuple[float, float]:
@@ -238,3 +242,18 @@ def test_missing_source_file(write_manifest: ManifestWriter, tmp_path: Path) -> 
     manifest = write_manifest([layer_entry("t_missing", "nowhere.gpkg")])
     with pytest.raises(LayerError, match=r"layer 't_missing': cannot read .*nowhere.gpkg: file does not exist"):
         build([manifest], tmp_path / "out")
+
+
+def test_wrong_encoding_is_a_clear_error(raw_dir: Path, write_manifest: ManifestWriter, tmp_path: Path) -> None:
+    _gbk_shapefile(raw_dir)
+    manifest = write_manifest([layer_entry("t_u", "redline.shp", encoding="ascii")])
+    with pytest.raises(SourceReadError, match=r"layer 't_u': cannot read .*redline.shp: attribute text is not valid ascii"):
+        build([manifest], tmp_path / "out")
+
+
+def test_encoding_is_ignored_for_utf8_formats(raw_dir: Path, write_manifest: ManifestWriter, tmp_path: Path) -> None:
+    polygons(NAMES, _three_boxes()).to_file(raw_dir / "g.gpkg")
+    manifest = write_manifest([layer_entry("t_g", "g.gpkg", encoding="gbk", name_field="名称")])
+    build([manifest], tmp_path / "out")
+    assert _read(tmp_path / "out", "t_g")["name"].tolist() == NAMES
+    assert any("ignored" in n for n in _report(tmp_path / "out", "t_g")["notes"])
