@@ -30,6 +30,8 @@ from zoning.rules.taxonomy import Taxonomy, normalise_code
 from zoning.rules.units import unit_factor
 
 DATA_DIR = Path(__file__).with_name("data")
+# libyaml's safe loader when available: the same safe subset, ~10x faster than pure Python
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -219,7 +221,7 @@ def _read_yaml(path: Path, digest: Any) -> Any:
         raise RulebookError(f"cannot read rule file {path}: {exc}") from exc
     digest.update(path.name.encode() + b"\0" + data + b"\0")
     try:
-        return yaml.safe_load(data.decode("utf-8"))
+        return yaml.load(data.decode("utf-8"), Loader=_YAML_LOADER)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise RulebookError(f"{path.name}: not valid UTF-8 YAML: {exc}") from exc
 
