@@ -122,12 +122,12 @@ async function toggleLayer(entry, on) {
 async function loadProjectTypes() {
   try {
     const data = await getJSON("/v1/project-types");
-    const types = data.project_types || data;
+    const types = data.types || data.project_types || data;
     const select = $("project-type");
     for (const pt of types) {
       const option = document.createElement("option");
       option.value = pt.id;
-      option.textContent = `${pt.name_zh || pt.id} · ${pt.name_en || ""}`;
+      option.textContent = `${pt.zh || pt.id} · ${pt.en || ""}`;
       select.appendChild(option);
     }
   } catch (err) { showError(err.message); }

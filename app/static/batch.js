@@ -6,10 +6,10 @@ async function loadTypes() {
   const response = await fetch("/v1/project-types");
   if (!response.ok) return;
   const data = await response.json();
-  for (const pt of data.project_types || data) {
+  for (const pt of data.types || data.project_types || data) {
     const option = document.createElement("option");
     option.value = pt.id;
-    option.textContent = `${pt.name_zh || pt.id} · ${pt.name_en || ""}`;
+    option.textContent = `${pt.zh || pt.id} · ${pt.en || ""}`;
     $("project_type").appendChild(option);
   }
 }
