@@ -83,7 +83,8 @@ def assemble_results(prepared: PreparedChunk, summary: pd.DataFrame, failures: p
 def process_chunk(job: ChunkJob, index: int, raw: pd.DataFrame, start_row: int) -> ChunkResult:
     """Validate, screen and assemble one chunk; ``start_row`` is the 1-based number of its first row."""
     screener = job.spec.build()
-    options = replace(job.options, known_project_types=screener.known_project_types)
+    options = replace(job.options, known_project_types=screener.known_project_types,
+                      resolve_project_type=getattr(screener, "resolve_project_type", None))
     if job.kind == "table":
         assert job.roles is not None
         prepared = prepare_table_chunk(raw, start_row, job.roles, options)

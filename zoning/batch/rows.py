@@ -9,6 +9,7 @@ its own row (``status = error``) so the batch goes on: one output row per input 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -34,6 +35,7 @@ class RowOptions:
     crs: str | None = None
     project_type: str | None = None
     known_project_types: frozenset[str] | None = None
+    resolve_project_type: Callable[[str], str] | None = None
 
 
 @dataclass
@@ -245,6 +247,8 @@ def _project_types(raw: pd.DataFrame, roles: ColumnRoles | None, opts: RowOption
         cells = raw[column].astype(str).str.strip()
         cells = cells.where(~raw[column].isna(), "")
         values = pd.Series(np.where(cells.to_numpy() != "", cells.to_numpy(), values.to_numpy()), dtype=object)
+    if opts.resolve_project_type is not None:
+        return _resolve_types(values, opts.resolve_project_type, err, column)
     known = opts.known_project_types
     if known is not None:
         unknown = values.notna().to_numpy() & ~values.isin(known).to_numpy()
@@ -255,6 +259,24 @@ def _project_types(raw: pd.DataFrame, roles: ColumnRoles | None, opts: RowOption
                              + f"; known ids: {sample}…" for v in values.to_numpy()[unknown]]
             err.add(unknown, msgs)
     return values
+
+
+def _resolve_types(values: pd.Series, resolve: Callable[[str], str], err: _Errors,
+                   column: str | None) -> pd.Series:
+    """Aliases → canonical ids through the taxonomy, once per distinct value (not per row)."""
+    where = f" in column '{column}'" if column else ""
+    mapping: dict[str, str] = {}
+    problems: dict[str, str] = {}
+    for value in values.dropna().unique():
+        try:
+            mapping[value] = resolve(str(value))
+        except ZoningError as exc:
+            problems[value] = f"{exc.detail}{where}" + (f"; {exc.hint}" if exc.hint else "")
+    if problems:
+        msgs = values.map(problems).to_numpy(dtype=object)
+        err.add(~pd.isna(msgs), msgs)
+    mapped = values.map(mapping)
+    return mapped.where(mapped.notna(), values).astype(object)
 
 
 def _frame(raw: pd.DataFrame, start_row: int, err: _Errors) -> pd.DataFrame:

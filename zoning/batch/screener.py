@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,11 +20,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 
-from zoning.errors import DataUnavailableError, ZoningError
+from zoning.batch.summary import INSIDE, summarise_hits
+from zoning.errors import ZoningError
 
 DEFAULT_FACTORY = "zoning.batch.screener:api_screener"
+DEFAULT_BUFFERS = (1000.0, 5000.0, 10000.0)
+log = logging.getLogger("zoning.batch")
 _CACHE: dict[str, Screener] = {}
 
 
@@ -71,50 +77,102 @@ class ScreenerSpec:
         return cached
 
 
-class ApiScreener:
+class SpatialScreener:
+    """Spatial screening only: the engine's bulk path summarised per layer kind.
+
+    Used as is when the rule evaluation's bulk twin (``zoning.api.screen_sites``) is not
+    installed, and as the base of ``ApiScreener``.
+    """
+
+    known_project_types: frozenset[str] | None = None
+
+    def __init__(self, data_dir: Path, buffers_m: tuple[float, ...]) -> None:
+        from zoning.index import LayerIndex
+
+        self.index = LayerIndex.load(data_dir)
+        self.buffers_m = buffers_m
+        self.kinds = sorted({layer.kind for layer in self.index.vectors.values()})
+        self.version = json.dumps({"data": str(data_dir), "buffers_m": list(buffers_m),
+                                   "layers": {k: v.entry.version for k, v in self.index.vectors.items()}},
+                                  sort_keys=True)
+
+    def screen(self, sites: gpd.GeoDataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        from zoning.bulk import screen_many
+
+        hits = self.with_overlaps(screen_many(sites, self.index, self.buffers_m), sites)
+        return summarise_hits(hits, sites.index, self.kinds), hits
+
+    def with_overlaps(self, hits: pd.DataFrame, sites: gpd.GeoDataFrame) -> pd.DataFrame:
+        """Add the overlap geometry (site ∩ feature) of intersecting hits, for the GPKG layer.
+
+        One vectorised intersection per layer over its intersecting pairs only; other hits get
+        an empty geometry. Drops ``feature_row`` and the frame's ``attrs`` (not tabular).
+        """
+        hits = hits.copy()
+        hits.attrs = {}
+        if "geometry" in hits.columns or "feature_row" not in hits.columns:
+            return hits.drop(columns=["feature_row"], errors="ignore")
+        geoms = np.full(len(hits), None, dtype=object)
+        inside = hits["relation"].isin(INSIDE).to_numpy()
+        site_geoms = sites.geometry
+        for layer_id in pd.unique(hits.loc[inside, "layer"]):
+            layer = self.index.vectors.get(layer_id)
+            if layer is None:
+                continue
+            rows = np.flatnonzero(inside & (hits["layer"] == layer_id).to_numpy())
+            a = site_geoms.loc[hits["site_index"].to_numpy()[rows]].to_numpy()
+            b = layer.geoms[hits["feature_row"].to_numpy(dtype=np.int64)[rows]]
+            geoms[rows] = shapely.intersection(a, b)
+        hits["geometry"] = geoms
+        return hits.drop(columns=["feature_row"])
+
+
+class ApiScreener(SpatialScreener):
     """The production screener: layer index + rulebook + ``zoning.api.screen_sites``."""
 
     def __init__(self, data_dir: Path, buffers_m: tuple[float, ...], as_of: date | None) -> None:
+        super().__init__(data_dir, buffers_m)
+        from zoning.rules import load_rulebook
+
+        self.rulebook = load_rulebook()
+        self.as_of = as_of or date.today()
         try:
             from zoning.api import screen_sites
-            from zoning.index import LayerIndex
-            from zoning.rules import load_rulebook
-        except ImportError as exc:
-            raise DataUnavailableError(
-                f"the screening engine is not available in this installation ({exc})",
-                field="engine",
-                hint="install the complete zoning package",
-            ) from exc
+        except ImportError:
+            log.warning("zoning.api.screen_sites is not available: batch results carry spatial "
+                        "columns only, no verdicts")
+            screen_sites = None
         self._screen_sites = screen_sites
-        self.index = LayerIndex.load(data_dir)
-        self.rulebook = load_rulebook()
-        self.buffers_m = buffers_m
-        self.as_of = as_of or date.today()
-        types = getattr(self.rulebook, "project_types", None)
-        self.known_project_types = frozenset(_type_ids(types)) if types else None
-        self.version = json.dumps(
-            {"data": str(getattr(self.index, "version", data_dir)),
-             "rulebook": str(getattr(self.rulebook, "version", ""))}, sort_keys=True
-        )
+        self.version = json.dumps({"spatial": self.version, "rulebook": str(self.rulebook.version),
+                                   "as_of": self.as_of.isoformat()}, sort_keys=True)
+
+    def resolve_project_type(self, value: str) -> str:
+        """Id or alias → canonical id; ``UnknownProjectTypeError`` names the known ids."""
+        return str(self.rulebook.taxonomy.get(value).id)
 
     def screen(self, sites: gpd.GeoDataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        if self._screen_sites is None:
+            return super().screen(sites)
         types = sites["project_type"] if sites["project_type"].notna().any() else None
-        return self._screen_sites(
+        summary, hits = self._screen_sites(
             sites, self.index, self.rulebook, buffers_m=self.buffers_m, as_of=self.as_of,
             project_types=types,
         )
+        return summary, self.with_overlaps(hits, sites)
 
 
-def _type_ids(types: Any) -> list[str]:
-    if isinstance(types, dict):
-        return [str(k) for k in types]
-    return [str(getattr(t, "id", t)) for t in types]
+def _folder(data_dir: str | None) -> Path:
+    # zoning/ never imports app/: read the same variable the settings read.
+    return Path(data_dir or os.environ.get("ZONING_DATA_DIR") or "data/processed")
+
+
+def spatial_screener(data_dir: str | None = None, buffers_m: list[float] | None = None) -> SpatialScreener:
+    """Factory: spatial columns only (no rules)."""
+    return SpatialScreener(_folder(data_dir), tuple(buffers_m or DEFAULT_BUFFERS))
 
 
 def api_screener(data_dir: str | None = None, buffers_m: list[float] | None = None,
                  as_of: str | None = None) -> ApiScreener:
     """Factory for the default spec (plain arguments so the spec stays JSON-able)."""
-    # zoning/ never imports app/: read the same variable the settings read.
-    folder = Path(data_dir or os.environ.get("ZONING_DATA_DIR") or "data/processed")
-    return ApiScreener(folder, tuple(buffers_m or (1000, 5000, 10000)),
+    return ApiScreener(_folder(data_dir), tuple(buffers_m or DEFAULT_BUFFERS),
                        date.fromisoformat(as_of) if as_of else None)
