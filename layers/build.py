@@ -13,13 +13,15 @@ Design choices, and why:
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata
@@ -92,6 +94,31 @@ def build(manifests: list[Path], out_dir: Path | str, progress: Progress | None 
     if not manifests:
         raise LayerError("no manifests given and none found (expected data/raw/<region>/manifest.yaml)")
     loaded = load_manifests(list(manifests))
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with _exclusive(out_dir, progress):
+        return _build_locked(loaded, out_dir, started, progress)
+
+
+@contextmanager
+def _exclusive(out_dir: Path, progress: Progress | None) -> Iterator[None]:
+    """One build per output folder at a time (``make serve`` and ``make test`` may both build)."""
+    lock_path = out_dir.parent / f".{out_dir.name}.lock"
+    with open(lock_path, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if progress:
+                progress(f"waiting for another build of {out_dir} to finish")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _build_locked(
+    loaded: list[LayerManifest], out_dir: Path, started: float, progress: Progress | None
+) -> BuildResult:
     previous = _previous_build(out_dir)
     work = out_dir.parent / f".{out_dir.name}.building-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)

@@ -162,7 +162,8 @@ def test_failed_build_keeps_previous_output(park: Path, raw_dir: Path, tmp_path:
         build([park], out)
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "raw"]  # no temporary folder left
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name not in {"out", "raw", ".out.lock"}]
+    assert leftovers == []  # no temporary folder left
 
 
 def test_gitkeep_survives_a_successful_swap(park: Path, tmp_path: Path) -> None:
@@ -250,3 +251,22 @@ def test_id_field_must_be_unique(raw_dir: Path, write_manifest: ManifestWriter, 
     manifest = write_manifest([layer_entry("t_a", "a.gpkg", id_field="bm")])
     with pytest.raises(SourceDataError, match=r"field 'id_field': 'bm' is not unique \(e.g. \['A1'\]\)"):
         build([manifest], tmp_path / "out")
+
+
+def test_concurrent_builds_of_one_folder_wait_for_each_other(park: Path, tmp_path: Path) -> None:
+    import fcntl
+    import threading
+    import time
+
+    out = tmp_path / "out"
+    messages: list[str] = []
+    with open(tmp_path / ".out.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        worker = threading.Thread(target=build, args=([park], out), kwargs={"progress": messages.append})
+        worker.start()
+        time.sleep(0.5)
+        assert not out.exists() and worker.is_alive()
+        fcntl.flock(held, fcntl.LOCK_UN)
+    worker.join(timeout=60)
+    assert messages[0].startswith("waiting for another build")
+    assert (out / "catalog.json").exists()
