@@ -144,6 +144,7 @@ def _build_locked(
                 entries.append(entry)
                 report.layers.append(layer_report)
         catalog = Catalog(layers=entries)
+        report.removed = sorted(set(previous) - {e.id for e in entries})
         write_catalog(work, catalog)
         report.seconds = round(time.perf_counter() - started, 2)
         report.write(work)

@@ -54,6 +54,7 @@ class BuildReport(BaseModel):
 
     manifests: list[str] = Field(default_factory=list)
     layers: list[LayerReport] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list, description="layers of the previous build not built now")
     seconds: float = 0.0
 
     @property
@@ -108,6 +109,11 @@ def print_report(report: BuildReport, console: Console | None = None) -> None:
             _reference_text(lr),
         )
     console.print(table)
+    if report.removed:
+        console.print(
+            f"removed from the catalog (not in the manifests built): {', '.join(report.removed)}",
+            style="bold yellow", highlight=False, markup=False,
+        )
     for lr in report.layers:
         lines = _details(lr)
         if lines:

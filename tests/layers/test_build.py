@@ -270,3 +270,18 @@ def test_concurrent_builds_of_one_folder_wait_for_each_other(park: Path, tmp_pat
     worker.join(timeout=60)
     assert messages[0].startswith("waiting for another build")
     assert (out / "catalog.json").exists()
+
+
+def test_layers_missing_from_the_manifests_are_reported_as_removed(
+    park: Path, raw_dir: Path, write_manifest: ManifestWriter, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    polygons(["甲"], [XINING_BOX]).to_file(raw_dir / "a.gpkg")
+    entries = [layer_entry("t_a", "a.gpkg")]
+    both = write_manifest([*entries, layer_entry("t_b", "a.gpkg")])
+    build([both], out)
+    only_a = write_manifest(entries)
+    result = build([only_a], out)
+    assert result.report.removed == ["t_b"]
+    assert [e.id for e in read_catalog(out).layers] == ["t_a"]
+    assert not (out / "layers" / "t_b.parquet").exists()
