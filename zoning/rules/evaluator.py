@@ -13,6 +13,7 @@ Verdict (domain.md §4; documented in docs/rules.md):
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -164,6 +165,9 @@ def _candidates(spatial: SpatialLike) -> list[Hit]:
             zone_class=rd.level,
             relation="intersects" if rd.distance_m == 0 else "within_buffer",
             distance_m=rd.distance_m,
+            overlap_ratio=None,
+            band_m=None,
+            share=None,
             accuracy=best[key].accuracy if key in best else "unknown",
             attributes=attrs,
         )
@@ -224,7 +228,12 @@ def zone_matches(sel: ZoneSelector, h: Hit) -> bool:
 
 def _project_match(sel: ProjectSelector, proj: _Project) -> tuple[bool, str | None]:
     """(matches, needs_input reason). A rule with an empty selector matches every project."""
+    spec = proj.spec
     if proj.type_id is None:
+        # Zone level: every rule applies, except those reserved for national major projects
+        # when the caller did not say the project is one.
+        if sel.national_major and not (spec and spec.national_major_category):
+            return False, None
         return True, None
     t = proj.type_id
     if t in sel.exclude_types or proj.groups & set(sel.exclude_groups):
@@ -237,7 +246,6 @@ def _project_match(sel: ProjectSelector, proj: _Project) -> tuple[bool, str | No
         )
         if not named:
             return False, None
-    spec = proj.spec
     if sel.phases and spec is not None and spec.phase not in sel.phases:
         return False, None
     if sel.national_major is not None:
@@ -273,11 +281,7 @@ def _spatial_hits(
         for h in selected:
             limit: float | None = cond.distance_m
             if cond.distance_attribute:
-                raw = h.attributes.get(cond.distance_attribute)
-                try:
-                    limit = float(raw) if raw is not None else None
-                except (TypeError, ValueError):
-                    limit = None
+                limit = _number(h.attributes.get(cond.distance_attribute))
                 if limit is None:
                     if cond.distance_m is None or h.distance_m <= cond.distance_m:
                         unknown.append(h)
@@ -286,6 +290,15 @@ def _spatial_hits(
                 fired.append(h)
         return fired, unknown
     return [], []  # "outside" is handled by the caller
+
+
+def _number(raw: Any) -> float | None:
+    """A finite number from an attribute value, else None (missing, text, NaN from a table)."""
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _evaluate_rule(
@@ -380,6 +393,13 @@ def _fire(
     conditions = list(rule.conditions)
     min_d = min((h.distance_m for h in fired), default=0.0)
     conf = min((b.confidence for b in rule.basis), key=lambda c: _CONF[c])
+    rough = sorted({h.accuracy for h in fired if h.accuracy in ("illustrative", "approximate")})
+    notes = (
+        [f"Zone boundary is {'/'.join(rough)}: confirm against the official 一张图 data."]
+        if rough
+        else []
+    )
+    conditions += notes
     if proj.type_id is None:
         # Zone level: say what the rule sets, and which exceptions exist.
         conditions += [f"Exception ({e.effect}): {e.title_en}" for e in rule.exceptions]
@@ -398,7 +418,7 @@ def _fire(
         )
         return _Outcome("needs_input", needs, f, min_distance=min_d, confidence=conf)
     if exc is not None:
-        status = "exception_possible" if exc.effect == "permitted_exception" else exc.effect
+        status: str = "exception_possible" if exc.effect == "permitted_exception" else exc.effect
         f = Finding(
             rule_id=exc.id or rule.id,
             effect=exc.effect,
@@ -409,7 +429,7 @@ def _fire(
                 f"({exc.title_en}); it still needs the approvals listed."
             ),
             explanation_zh=f"{rule.explanation_zh} 本项目属于例外情形：{exc.title_zh}。",
-            conditions=list(exc.conditions),
+            conditions=list(exc.conditions) + notes,
             basis=[b.to_result() for b in exc.basis] + basis,
             hit_refs=_refs(fired),
             status=status,

@@ -239,8 +239,8 @@ class Rule(_Strict):
     also_within: list[ZoneSelector] = Field(
         default_factory=list, description="the site must also intersect one of these"
     )
-    spatial: SpatialCondition = Field(default_factory=SpatialCondition)
-    project: ProjectSelector = Field(default_factory=ProjectSelector)
+    spatial: SpatialCondition = Field(default_factory=lambda: SpatialCondition.model_validate({}))
+    project: ProjectSelector = Field(default_factory=lambda: ProjectSelector.model_validate({}))
     effect: Effect
     conditions: list[str] = Field(default_factory=list)
     exceptions: list[RuleException] = Field(default_factory=list)
