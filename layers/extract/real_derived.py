@@ -188,12 +188,12 @@ def outlet_in(h: Hydro, polygon: shapely.Geometry) -> tuple[int, int]:
     return int(r), int(c)
 
 
-def mean_offset_km(line: LineString, reference: shapely.Geometry) -> float:
-    """Mean distance (km) from the traced line's vertices to a reference line, equal-area."""
+def median_offset_km(line: LineString, reference: shapely.Geometry) -> float:
+    """Median distance (km) from the traced line's vertices to a reference line, equal-area."""
     pts = gpd.GeoSeries(shapely.points(np.asarray(line.coords)), crs=STORE_CRS).to_crs(ALBERS_EQ)
     ref = gpd.GeoSeries([reference], crs=STORE_CRS).to_crs(ALBERS_EQ)
     d = pts.distance(ref.iloc[0])
-    return round(float(d.mean()) / 1000.0, 2)
+    return round(float(d.median()) / 1000.0, 2)
 
 
 def _sub_basin(file: str, field_name: str, value: str) -> shapely.Geometry:
@@ -201,9 +201,9 @@ def _sub_basin(file: str, field_name: str, value: str) -> shapely.Geometry:
     return shapely.make_valid(gdf.loc[gdf[field_name] == value].geometry.union_all())
 
 
-def _river_4m(name: str) -> shapely.Geometry:
+def _river_4m(*names: str) -> shapely.Geometry:
     gdf = read_gbk(nmc_maps() / "hyd2_4l.shp", "EPSG:4326").to_crs(STORE_CRS)
-    return gdf.loc[gdf["NAME"] == name].geometry.union_all()
+    return gdf.loc[gdf["NAME"].isin(names)].geometry.union_all()
 
 
 def _county(r: Region, level: str, adcode: str) -> shapely.Geometry:
@@ -307,7 +307,9 @@ def qinghai() -> dict[str, object]:
     lz = _sub_basin("huangheziliuyu.shp", "Name", "刘家峡至兰州")
     mouth_hh = outlet_in(h, lz)
     hh_path, hh_side = trace_upstream(h, mouth_hh, within=cell_mask(w, lz))
-    figures["黄河_dem_vs_1:4M_mean_km"] = mean_offset_km(path_line(h, hh_path), _river_4m("黄河"))
+    figures["黄河_dem_vs_1:4M_median_km"] = median_offset_km(
+        path_line(h, hh_path), _river_4m("黄河")
+    )
     hs_mouth = max(hh_side)[1]
     hs_path, hs_side = trace_upstream(h, hs_mouth)
     dt_mouth = max(hs_side)[1]
@@ -386,7 +388,9 @@ def guizhou() -> dict[str, object]:
     yc = _sub_basin("changjiangziliuyu.shp", "NAME", "长江干流宜宾至重庆")
     mouth_cj = outlet_in(h, yc)
     cj_path, cj_side = trace_upstream(h, mouth_cj, within=cell_mask(w, yc))
-    figures["长江_dem_vs_1:4M_mean_km"] = mean_offset_km(path_line(h, cj_path), _river_4m("长江"))
+    figures["长江_dem_vs_1:4M_median_km"] = median_offset_km(
+        path_line(h, cj_path), _river_4m("长江", "金沙江")
+    )
     in_gz = cell_mask(w, outline.geometry.iloc[0])
     best, best_share = None, -1
     for a, rc in cj_side:
