@@ -77,3 +77,11 @@ def test_pure_same_input_same_output(rulebook) -> None:
     a = evaluate(None, sp, ProjectSpec(type="road"), rulebook, D)
     b = evaluate(None, sp, ProjectSpec(type="road"), rulebook, D)
     assert a == b
+
+
+def test_province_rules_work_with_county_admin_units(rulebook) -> None:
+    """Province-wide rules (R60) need only some admin unit of the province around the site."""
+    county = hit("admin", "632123", cls="county", name="乐都区", code="632123")
+    sp = spatial(rulebook, [county])
+    ev = evaluate(None, sp, ProjectSpec(type="small_hydropower"), rulebook, D)
+    assert ev.verdict == "prohibited" and ev.governing.rule_id == "R60"
