@@ -13,7 +13,9 @@ import hashlib
 import hmac
 import importlib
 import logging
+import os
 import threading
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -155,13 +157,20 @@ class ReloadStatus:
 
 
 class StateHolder:
-    """Owns the current ``ServiceState`` and serialises reloads (one at a time)."""
+    """Owns the current ``ServiceState`` and serialises reloads (one at a time).
+
+    With several uvicorn workers each process holds its own state. A successful reload writes a
+    new token to ``<state_dir>/reload.generation``; every worker polls that file (see
+    ``app.main``) and reloads itself when the token changes, so one admin call or one SIGHUP to
+    any worker reloads them all, and each keeps its old data if its own reload fails.
+    """
 
     def __init__(self, settings: ZoningSettings) -> None:
         self.settings = settings
         self._state: ServiceState | None = None
         self._load_error: str | None = None
         self._lock = threading.Lock()
+        self._seen_generation: str | None = None
         self.last_reload = ReloadStatus()
 
     @property
@@ -182,15 +191,37 @@ class StateHolder:
     def load_error(self) -> str | None:
         return self._load_error
 
+    @property
+    def generation_path(self) -> Path:
+        return Path(self.settings.state_dir) / "reload.generation"
+
+    def _read_generation(self) -> str | None:
+        try:
+            return self.generation_path.read_text(encoding="utf-8").strip() or None
+        except OSError:
+            return None
+
+    def _announce(self, data_version: str) -> None:
+        token = f"{uuid.uuid4().hex} {data_version}"
+        try:
+            self.generation_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.generation_path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(token, encoding="utf-8")
+            os.replace(tmp, self.generation_path)  # atomic: pollers never read half a token
+            self._seen_generation = token
+        except OSError as exc:
+            log.warning("could not tell other workers about the reload: %s", exc)
+
     def initial_load(self) -> None:
         """Start-up load; a failure leaves the service up (healthz says why) instead of dead."""
+        self._seen_generation = self._read_generation()
         try:
             self._state = build_state(self.settings)
         except Exception as exc:
             self._load_error = str(exc)
             log.error("initial data load failed: %s", exc)
 
-    def reload(self, trigger: str) -> ReloadStatus:
+    def reload(self, trigger: str, announce: bool = True) -> ReloadStatus:
         """Build a new state fully, then swap; on failure keep the old one and record why."""
         with self._lock:
             current = self._state
@@ -212,7 +243,17 @@ class StateHolder:
             self._load_error = None
             self.last_reload = ReloadStatus(True, datetime.now(UTC), None, trigger)
             log.info("reloaded data (%s): %s", trigger, new_state.data_version)
+            if announce:
+                self._announce(new_state.data_version)
             return self.last_reload
+
+    def reload_if_announced(self) -> ReloadStatus | None:
+        """Reload when another worker announced a new generation since we last looked."""
+        token = self._read_generation()
+        if token is None or token == self._seen_generation:
+            return None
+        self._seen_generation = token  # once per announcement, even if our reload fails
+        return self.reload("another worker reloaded", announce=False)
 
 
 def get_holder(request: Request) -> StateHolder:

@@ -66,14 +66,34 @@ def _install_sighup(holder: StateHolder) -> bool:
     return True
 
 
+async def _poll_generation(holder: StateHolder, every_s: float) -> None:
+    """Follow reloads announced by other worker processes (see ``StateHolder``)."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await asyncio.to_thread(holder.reload_if_announced)
+        except Exception:  # never let the poller die; the next round tries again
+            log.exception("reload poll failed")
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     holder: StateHolder = app.state.holder
+    settings: ZoningSettings = app.state.settings
     await asyncio.to_thread(holder.initial_load)
     hup = _install_sighup(holder)
+    poller = (
+        asyncio.create_task(_poll_generation(holder, settings.reload_poll_seconds))
+        if settings.reload_poll_seconds > 0
+        else None
+    )
     try:
         yield
     finally:
+        if poller is not None:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
         if hup:
             asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
 

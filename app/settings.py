@@ -25,3 +25,5 @@ class ZoningSettings(BaseSettings):
     download_token: str | None = None
     cors_origins: list[str] = []
     tile_url: str | None = None
+    # Seconds between checks of <state_dir>/reload.generation (multi-worker reload); 0 = off.
+    reload_poll_seconds: float = 2.0

@@ -199,7 +199,14 @@ def items(
         Query(description="output CRS URI; one of the collection's crs list (default CRS84)"),
     ] = None,
     limit: Annotated[
-        int, Query(ge=1, description="features per page (values above 10000 are cut to 10000)")
+        int,
+        Query(
+            ge=1,
+            description="features per page (values above 10000 are cut to 10000)",
+            # Documented maximum, so clients (GDAL's OAPIF driver) pick large pages; larger
+            # values are still accepted and cut, as Part 1 allows.
+            json_schema_extra={"maximum": MAX_LIMIT},
+        ),
     ] = DEFAULT_LIMIT,
     offset: Annotated[int, Query(ge=0, description="features to skip")] = 0,
     datetime_: Annotated[

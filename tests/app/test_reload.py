@@ -154,3 +154,18 @@ def test_sighup_reloads_a_live_server(private_data_dir: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_other_workers_follow_an_announced_reload(private_data_dir: Path) -> None:
+    """Two apps on one data and state dir stand in for two uvicorn worker processes."""
+    settings = settings_for(private_data_dir, reload_poll_seconds=0.1)
+    with TestClient(create_app(settings)) as a, TestClient(create_app(settings)) as b:
+        assert b.get("/ogc/collections/rivers").status_code == 200
+        _drop_layer(private_data_dir, "rivers")
+        assert a.post("/v1/admin/reload", headers=AUTH).status_code == 200
+        deadline = time.monotonic() + 20
+        while b.get("/ogc/collections/rivers").status_code != 404:
+            assert time.monotonic() < deadline, "worker b did not follow the reload"
+            time.sleep(0.1)
+        assert b.get("/healthz").json()["reload"]["trigger"] == "another worker reloaded"
+        assert b.get("/healthz").json()["data_version"] == a.get("/healthz").json()["data_version"]
