@@ -210,7 +210,7 @@ def render(ctx: dict[str, Any]) -> str:
         "batch through `zoning.screen.screen_many`, single sites through `Site.from_geometry` + "
         "`screen(…, buffers_m=())` (hits with `relation == 'intersects'`).",
         "- **PostGIS**: throwaway cluster on 127.0.0.1 (`bench/pgcluster.py`, fsync off, "
-        "work_mem 256 MB, 2 parallel workers); binary COPY of WKB, `ST_Subdivide(geom, 256)`, "
+        "work_mem 256 MB, 2 parallel workers, JIT off); binary COPY of WKB, `ST_Subdivide(geom, 256)`, "
         "GiST, ANALYZE; one set-based join per batch; areas "
         "`SUM(ST_Area(CASE WHEN ST_CoveredBy THEN site ELSE ST_Intersection END ::geography))` "
         "over the pieces, lengths likewise with `ST_Length`.",

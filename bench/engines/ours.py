@@ -65,10 +65,11 @@ class OursEngine:
         params = inspect.signature(self._many).parameters
         if "layers" in params:
             kwargs["layers"] = self.layers
-        hits = self._many(sites[["geometry"]], self.index, NO_BUFFERS, **kwargs)
-        return self._from_hits(hits, sites["site"].to_numpy())
+        # ``site_index`` in the answer is the label of each site in the frame's index.
+        hits = self._many(sites.set_index("site")[["geometry"]], self.index, NO_BUFFERS, **kwargs)
+        return self._from_hits(hits)
 
-    def _from_hits(self, hits: pd.DataFrame, site_ids: np.ndarray) -> pd.DataFrame:
+    def _from_hits(self, hits: pd.DataFrame) -> pd.DataFrame:
         if len(hits) == 0:
             return concat([])
         keep = hits["layer"].isin(self.layers)
@@ -76,7 +77,7 @@ class OursEngine:
             keep &= hits["relation"] == "intersects"
         hits = hits[keep]
         return result_frame(
-            site_ids[hits["site_index"].to_numpy(dtype=np.int64)],
+            hits["site_index"].to_numpy(dtype=np.int64),
             hits["layer"].to_numpy(dtype=object),
             hits["feature_id"].to_numpy(dtype=object),
             area_m2=hits["overlap_area_m2"].to_numpy(dtype=float),
