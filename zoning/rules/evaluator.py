@@ -98,6 +98,9 @@ def evaluate(
     hits = _candidates(spatial)
     kind_state = _kind_coverage(spatial)
     provinces = _provinces(hits)
+    by_kind: dict[str, list[Hit]] = {}
+    for h in hits:
+        by_kind.setdefault(h.layer_kind, []).append(h)
     site_basins = {
         str(h.attributes.get("basin"))
         for h in hits
@@ -107,7 +110,7 @@ def evaluate(
     outcomes: list[tuple[Rule, _Outcome]] = []
     for rule in rulebook.rules:
         outcomes.append(
-            (rule, _evaluate_rule(rule, hits, kind_state, provinces, site_basins, proj, as_of))
+            (rule, _evaluate_rule(rule, by_kind, kind_state, provinces, site_basins, proj, as_of))
         )
 
     findings = [o.finding for _, o in outcomes if o.finding is not None]
@@ -267,10 +270,10 @@ def _project_match(sel: ProjectSelector, proj: _Project) -> tuple[bool, str | No
 
 
 def _spatial_hits(
-    rule: Rule, hits: list[Hit], site_basins: set[str]
+    rule: Rule, by_kind: dict[str, list[Hit]], site_basins: set[str]
 ) -> tuple[list[Hit], list[Hit]]:
     """(hits that satisfy the rule's spatial condition, hits lacking a distance attribute)."""
-    selected = [h for h in hits if zone_matches(rule.zone, h)]
+    selected = [h for h in by_kind.get(rule.zone.kind, ()) if zone_matches(rule.zone, h)]
     cond = rule.spatial
     if cond.relation in ("intersects", "contains_site"):
         return [h for h in selected if h.distance_m == 0], []
@@ -303,7 +306,7 @@ def _number(raw: Any) -> float | None:
 
 def _evaluate_rule(
     rule: Rule,
-    hits: list[Hit],
+    by_kind: dict[str, list[Hit]],
     kind_state: dict[str, str],
     provinces: set[str] | None,
     site_basins: set[str],
@@ -320,12 +323,15 @@ def _evaluate_rule(
 
     # Regime replaced (an established national park's rules replace merged reserves' rules).
     if rule.superseded_in and any(
-        zone_matches(rule.superseded_in, h) and h.distance_m == 0 for h in hits
+        zone_matches(rule.superseded_in, h) and h.distance_m == 0
+        for h in by_kind.get(rule.superseded_in.kind, ())
     ):
         return _Outcome("superseded", f"replaced inside {rule.superseded_in.kind} by its own rules")
 
     if rule.also_within and not any(
-        zone_matches(z, h) and h.distance_m == 0 for z in rule.also_within for h in hits
+        zone_matches(z, h) and h.distance_m == 0
+        for z in rule.also_within
+        for h in by_kind.get(z.kind, ())
     ):
         kinds = [z.kind for z in rule.also_within]
         if not any(kind_state.get(k) == "covered" for k in kinds):
@@ -336,11 +342,14 @@ def _evaluate_rule(
     if rule.spatial.relation == "outside":
         if coverage != "covered":
             return _no_data(rule, rule.zone.kind)
-        if any(zone_matches(rule.zone, h) and h.distance_m == 0 for h in hits):
+        if any(
+            zone_matches(rule.zone, h) and h.distance_m == 0
+            for h in by_kind.get(rule.zone.kind, ())
+        ):
             return _Outcome("no_conflict", f"the site is inside {rule.zone.kind}")
         return _fire(rule, [], proj, needs, "the site lies outside every such zone")
 
-    fired, unknown = _spatial_hits(rule, hits, site_basins)
+    fired, unknown = _spatial_hits(rule, by_kind, site_basins)
     if fired:
         return _fire(rule, fired, proj, needs, None)
     if unknown:
