@@ -106,7 +106,12 @@ _VALIDATION_HINTS = {
 }
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+#: OGC API – Features requires 400 for any invalid query parameter value (Part 1,
+#: /req/core/query-param-invalid); elsewhere a well-formed request with bad values is a 422.
+OGC_PREFIX = "/ogc"
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors: list[dict[str, Any]] = [dict(e) for e in exc.errors()]
     first: dict[str, Any] = (
@@ -130,7 +135,8 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     if len(errors) > 1:
         detail += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
     hint = _VALIDATION_HINTS.get(kind, "see /docs for the request schema")
-    return _json(422, error_body("invalid_request", detail, field, hint))
+    status = 400 if request.url.path.startswith(OGC_PREFIX) else 422
+    return _json(status, error_body("invalid_request", detail, field, hint))
 
 
 _HTTP_CODES = {

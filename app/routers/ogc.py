@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from app.deps import SettingsDep, StateDep, require_access
-from app.errors import InvalidParameterError, NotFoundError
+from app.errors import InvalidParameterError, NotFoundError, UnprocessableParameterError
 from app.ogc import documents as docs
 from app.ogc.crs import CRS84_URI, OutputCRS, offered_crs, parse_crs
 from app.ogc.features import feature_strings
@@ -256,7 +256,10 @@ def items(
 def _output_crs(value: str | None, entry: CatalogEntry, field: str = "crs") -> OutputCRS:
     if value is None:
         return parse_crs(CRS84_URI)
-    parsed = parse_crs(value, field)
+    try:
+        parsed = parse_crs(value, field)
+    except UnprocessableParameterError as exc:  # OGC wants 400 for any unusable value
+        raise InvalidParameterError(exc.detail, field=exc.field, hint=exc.hint) from exc
     if parsed.uri not in offered_crs(entry.bbox):
         raise InvalidParameterError(
             f"{field}: {parsed.uri} is not offered for '{entry.id}'",
