@@ -383,8 +383,15 @@ def _refs(hits: list[Hit]) -> list[str]:
     return sorted({f"{h.layer}/{h.feature_id}" for h in hits})
 
 
+def _label(h: Hit) -> str:
+    """Zone name with its code when it has one (control units: the ZH code)."""
+    code = h.attributes.get("code")
+    name = h.name or h.feature_id
+    return f"{name} [{code}]" if code and str(code) not in name else name
+
+
 def _where(hits: list[Hit]) -> str:
-    names = sorted({h.name or h.feature_id for h in hits})
+    names = sorted({_label(h) for h in hits})
     if not hits:
         return ""
     d = min(h.distance_m for h in hits)

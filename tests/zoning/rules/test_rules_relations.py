@@ -85,3 +85,11 @@ def test_province_rules_work_with_county_admin_units(rulebook) -> None:
     sp = spatial(rulebook, [county])
     ev = evaluate(None, sp, ProjectSpec(type="small_hydropower"), rulebook, D)
     assert ev.verdict == "prohibited" and ev.governing.rule_id == "R60"
+
+
+def test_control_unit_finding_names_unit_code(rulebook) -> None:
+    unit = hit("control_unit", "u1", cls="key_control", name="西宁市重点管控单元", code="ZH63010420001")
+    ev = evaluate(None, spatial(rulebook, [QINGHAI, unit]), ProjectSpec(type="metallurgy"), rulebook, D)
+    f = next(f for f in ev.findings if f.rule_id == "R100-key")
+    assert "ZH63010420001" in f.explanation
+    assert any(c.startswith("污染物排放管控") for c in f.conditions)
