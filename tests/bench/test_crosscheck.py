@@ -148,3 +148,14 @@ def test_synthetic_set_is_deterministic_and_valid(tmp_path: Path, tiny: Path) ->
     units = gpd.read_parquet(tiny / "layers" / "syn_unit.parquet")
     tiled = shapely.area(shapely.union_all(units.geometry.values))
     assert np.isclose(tiled, shapely.area(shapely.box(*synth.TINY.bbox)), rtol=1e-9)
+
+
+def test_geopandas_single_site_matches_its_batch(
+    tiny: Path, sites: dict, reference: dict[str, pd.DataFrame]
+) -> None:
+    engine = make_engine("geopandas")
+    engine.load(tiny, polygon_layers(tiny))
+    _assert_same(
+        {k: reference[k][reference[k]["site"] < 20] for k in KINDS},
+        {k: _one_by_one(engine, {k: sites[k].iloc[:20]}, k) for k in KINDS},
+    )
