@@ -44,11 +44,11 @@ from layers.catalog import (
 )
 from layers.errors import CatalogError, LayerError, SourceDataError, SourceReadError
 from layers.manifest import LayerManifest, LayerSpec, load_manifests
+from layers.measure import areas_m2, layer_center, overlapping_pairs, union_area_m2
 from layers.readers import RasterSource, VectorSource, read_source
 from layers.repair import FAMILY_TYPES, repair_geometries
 from layers.report import REPORT_FILE, BuildReport, LayerReport, reference_check
 from layers.standardize import (
-    GEOD,
     STORAGE_CRS,
     check_in_china,
     measure,
@@ -287,7 +287,11 @@ def _build_vector(
     write_geoparquet(out, ctx.work / rel)
     coverage, coverage_version = _coverage(manifest, spec, ctx)
 
-    total_area = _union_area_km2(kept) if family == "polygon" else None
+    total_area = None
+    if family == "polygon" and values is not None:
+        pairs = overlapping_pairs(kept)
+        warnings += _overlap_warning(kept, out["feature_id"].to_numpy(), pairs)
+        total_area = union_area_m2(kept, values * 1e6, pairs) / 1e6
     total_length = float(values.sum()) if family == "line" and values is not None else None
     actual = {"area_km2": total_area, "length_km": total_length, "feature_count": float(len(out))}
     report = LayerReport(
@@ -386,11 +390,18 @@ def _bounds(frame: gpd.GeoDataFrame) -> tuple[float, float, float, float]:
     return minx, miny, maxx, maxy
 
 
-def _union_area_km2(geoms: np.ndarray) -> float:
-    """Area covered by the layer (overlaps counted once), geodesic on GRS80."""
-    union = shapely.union_all(shapely.make_valid(geoms))
-    union = shapely.orient_polygons(union, exterior_cw=False)
-    return abs(GEOD.geometry_area_perimeter(union)[0]) / 1e6
+def _overlap_warning(geoms: np.ndarray, ids: np.ndarray, pairs: tuple[np.ndarray, np.ndarray]) -> list[str]:
+    """Overlapping features are legal but worth a look: a site there falls in both."""
+    left, right = pairs
+    if not len(left):
+        return []
+    shared = areas_m2(shapely.intersection(geoms[left], geoms[right]), layer_center(geoms)) / 1e6
+    worst = np.argsort(-shared, kind="stable")[:3]
+    examples = ", ".join(f"{ids[left[k]]} × {ids[right[k]]} ({shared[k]:.3g} km²)" for k in worst)
+    return [
+        f"{len(left)} pairs of features overlap ({shared.sum():.4g} km² in all; the total area counts "
+        f"it once), largest: {examples}"
+    ]
 
 
 def _reference(spec: LayerSpec, actual: dict[str, float | None]):  # type: ignore[no-untyped-def]

@@ -12,16 +12,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Geod
 
 from layers.errors import SourceDataError
 from layers.kinds import load_kinds
 from layers.manifest import Accuracy, LayerSpec
+from layers.measure import areas_m2, lengths_m
 from layers.readers import looks_like_misread_gbk
 
 STORAGE_CRS = "EPSG:4490"
-#: CGCS2000 uses the GRS80 ellipsoid; areas and lengths are geodesic on it.
-GEOD = Geod(ellps="GRS80")
 STANDARD = ("feature_id", "name", "zone_class", "code", "accuracy", "derivation", "area_km2", "length_km")
 #: lon/lat box generously around China: coordinates outside mean a wrong source CRS.
 CHINA_BOUNDS = (60.0, -5.0, 150.0, 60.0)
@@ -132,11 +130,9 @@ def standard_columns(
 def measure(geoms: np.ndarray, family: str) -> tuple[str | None, np.ndarray | None]:
     """Ellipsoidal area (km²) of polygons or length (km) of lines on GRS80, per feature."""
     if family == "polygon":
-        area = np.fromiter((abs(GEOD.geometry_area_perimeter(g)[0]) for g in geoms), float, len(geoms))
-        return "area_km2", area / 1e6
+        return "area_km2", areas_m2(geoms) / 1e6
     if family == "line":
-        length = np.fromiter((GEOD.geometry_length(g) for g in geoms), float, len(geoms))
-        return "length_km", length / 1e3
+        return "length_km", lengths_m(geoms) / 1e3
     return None, None
 
 

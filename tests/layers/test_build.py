@@ -285,3 +285,19 @@ def test_layers_missing_from_the_manifests_are_reported_as_removed(
     assert result.report.removed == ["t_b"]
     assert [e.id for e in read_catalog(out).layers] == ["t_a"]
     assert not (out / "layers" / "t_b.parquet").exists()
+
+
+def test_overlapping_features_are_reported(raw_dir: Path, write_manifest: ManifestWriter, tmp_path: Path) -> None:
+    a = shapely.box(101.0, 36.0, 101.2, 36.2)
+    b = shapely.box(101.1, 36.0, 101.3, 36.2)  # half of it over a
+    c = shapely.box(101.3, 36.0, 101.4, 36.2)  # touches b only
+    polygons(["甲", "乙", "丙"], [a, b, c]).to_file(raw_dir / "o.gpkg")
+    manifest = write_manifest([layer_entry("t_o", "o.gpkg")])
+    result = build([manifest], tmp_path / "out")
+    warnings = result.report.layers[0].warnings
+    assert len(warnings) == 1 and warnings[0].startswith("1 pairs of features overlap") and "1 × 2" in warnings[0]
+    entry = result.catalog.get("t_o")
+    gdf = gpd.read_parquet(tmp_path / "out" / "layers" / "t_o.parquet")
+    assert entry is not None and entry.total_area_km2 is not None
+    assert entry.total_area_km2 < gdf["area_km2"].sum()
+    assert entry.total_area_km2 == pytest.approx(gdf["area_km2"].sum() * 0.4 / 0.5, rel=1e-3)

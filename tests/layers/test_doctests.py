@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("module", ["layers.kinds", "layers.readers", "layers.repair", "layers.report", "layers.standardize"])
+@pytest.mark.parametrize("module", ["layers.kinds", "layers.measure", "layers.readers", "layers.repair", "layers.report", "layers.standardize"])
 def test_doctests(module: str) -> None:
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0
