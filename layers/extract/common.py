@@ -72,7 +72,9 @@ def package_dir(import_name: str) -> Path:
     """Directory of an installed package (data is read from the wheel's files, not its code)."""
     spec = importlib.util.find_spec(import_name)
     if spec is None or spec.origin is None:
-        raise RuntimeError(f"package {import_name!r} is not installed in this venv (/work/.venv-extract)")
+        raise RuntimeError(
+            f"package {import_name!r} is not installed in this venv (/work/.venv-extract)"
+        )
     return Path(spec.origin).parent
 
 
@@ -151,7 +153,9 @@ def write_fgb(gdf: gpd.GeoDataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
         path.unlink()
-    gdf.reset_index(drop=True).to_file(path, driver="FlatGeobuf", engine="pyogrio", SPATIAL_INDEX="NO")
+    gdf.reset_index(drop=True).to_file(
+        path, driver="FlatGeobuf", engine="pyogrio", SPATIAL_INDEX="NO"
+    )
 
 
 def load_outline(r: Region) -> gpd.GeoDataFrame:

@@ -70,7 +70,9 @@ def admin_layers(r: Region) -> dict[str, gpd.GeoDataFrame]:
         gdf["accuracy"] = "approximate"
         gdf["derivation"] = _derivation(level)
         gdf["geometry"] = make_valid(gdf.geometry.values)
-        gdf = gdf[["name", "adcode", "level", "parent_adcode", "accuracy", "derivation", "geometry"]]
+        gdf = gdf[
+            ["name", "adcode", "level", "parent_adcode", "accuracy", "derivation", "geometry"]
+        ]
         out[level] = gpd.GeoDataFrame(gdf, geometry="geometry", crs=STORE_CRS)
     if len(out["province"]) != 1:
         raise RuntimeError(f"expected one province {r.adcode}, got {len(out['province'])}")

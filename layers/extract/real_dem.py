@@ -99,7 +99,9 @@ def registration_check() -> dict[str, object]:
                 scores[(dx, dy)] = float((vals == level).mean())
         best = max(scores, key=lambda k: scores[k])
         if max(abs(best[0]), abs(best[1])) > 0.5:
-            raise RuntimeError(f"DEM registration: {name} flattest at shift {best} cells, not centre")
+            raise RuntimeError(
+                f"DEM registration: {name} flattest at shift {best} cells, not centre"
+            )
         figures[f"{name}_flat_share_centre"] = round(scores[(0.0, 0.0)], 3)
         figures[f"{name}_best_shift_cells"] = best
     for name, (lon, lat, expected, tol) in KNOWN_POINTS.items():

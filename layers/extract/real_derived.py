@@ -266,11 +266,16 @@ def qinghai() -> dict[str, object]:
     # Exorheic basins (nmc 黄河/长江 catchments, TP Mekong): their DEM pits are artefacts in
     # gorges and must be filled. Elsewhere, deep large depressions are real endorheic sinks
     # (哈拉湖, 库木库里, 可可西里 lakes …) and stay sinks so they do not spill into the Qaidam.
-    exorheic = cell_mask(w, shapely.union_all([
-        _sub_basin("huanghe.shp", "NAME", "黄河流域"),
-        _sub_basin("changjiang.shp", "NAME", "长江流域"),
-        basins.loc[basins["basin"] == "lancang"].geometry.union_all(),
-    ]))
+    exorheic = cell_mask(
+        w,
+        shapely.union_all(
+            [
+                _sub_basin("huanghe.shp", "NAME", "黄河流域"),
+                _sub_basin("changjiang.shp", "NAME", "长江流域"),
+                basins.loc[basins["basin"] == "lancang"].geometry.union_all(),
+            ]
+        ),
+    )
     keep, other = [], []
     for k, size, deep, low in zip(idx, sizes, deepest, lows, strict=True):
         if in_qaidam[low] and size >= QAIDAM_MIN_CELLS:
@@ -322,13 +327,21 @@ def qinghai() -> dict[str, object]:
     rivers = gpd.GeoDataFrame(
         [
             _river_row(
-                "湟水", "湟水", "important_tributary", "yellow", hs_line,
+                "湟水",
+                "湟水",
+                "important_tributary",
+                "yellow",
+                hs_line,
                 _dem_note() + "mouth = largest tributary inflow on the DEM 黄河 channel inside "
                 "nmc sub-basin 黄河「刘家峡至兰州」; traced upstream by max accumulation to "
                 f"{TRACE_MIN_CELLS} cells; N8 Art 121: the important 黄河 tributary in Qinghai",
             ),
             _river_row(
-                "大通河", "大通河", "tributary", "yellow", dt_line,
+                "大通河",
+                "大通河",
+                "tributary",
+                "yellow",
+                dt_line,
                 _dem_note() + "mouth = largest tributary inflow on the traced 湟水; traced "
                 f"upstream by max accumulation to {TRACE_MIN_CELLS} cells",
             ),
@@ -348,30 +361,50 @@ def qinghai() -> dict[str, object]:
 
     note = _dem_note()
     basin_layers = {
-        "qinghai_lake_basin": _frame([{
-            "name": "青海湖流域", "zone_class": "internal_drainage", "basin": "qinghai_lake",
-            "accuracy": "approximate",
-            "derivation": note + "sink = 1:4M 青海湖 polygon (hyd2_4p L383), catchment of the "
-            f"funnelled lake; {round(qhl_km2)} km² vs published ≈29,660 km² "
-            f"({figures['青海湖流域_dev_pct']:+} %)",
-            "geometry": qhl_poly,
-        }]),
-        "qaidam_internal_drainage": _frame([{
-            "name": "柴达木盆地内流区", "zone_class": "internal_drainage", "basin": "inland",
-            "accuracy": "approximate",
-            "derivation": note + f"{len(keep)} DEM depressions ≥{QAIDAM_MIN_DEPTH_M:g} m deep and "
-            f"≥{QAIDAM_MIN_CELLS} cells whose lowest cell lies in TP_basins 'Qaidam'; union of "
-            f"their catchments; {round(qd_km2)} km² (TP_basins Qaidam, plateau part, clipped: "
-            f"{round(tp_km2)} km²)",
-            "geometry": qd_poly,
-        }]),
-        "huangshui_basin": _frame([{
-            "name": "湟水流域", "zone_class": "sub_basin", "basin": "yellow",
-            "accuracy": "approximate",
-            "derivation": note + f"catchment of the traced 湟水 mouth (incl. 大通河); "
-            f"{round(hs_km2)} km² vs published ≈32,863 km² ({figures['湟水流域_dev_pct']:+} %)",
-            "geometry": hs_poly,
-        }]),
+        "qinghai_lake_basin": _frame(
+            [
+                {
+                    "name": "青海湖流域",
+                    "zone_class": "internal_drainage",
+                    "basin": "qinghai_lake",
+                    "accuracy": "approximate",
+                    "derivation": note
+                    + "sink = 1:4M 青海湖 polygon (hyd2_4p L383), catchment of the "
+                    f"funnelled lake; {round(qhl_km2)} km² vs published ≈29,660 km² "
+                    f"({figures['青海湖流域_dev_pct']:+} %)",
+                    "geometry": qhl_poly,
+                }
+            ]
+        ),
+        "qaidam_internal_drainage": _frame(
+            [
+                {
+                    "name": "柴达木盆地内流区",
+                    "zone_class": "internal_drainage",
+                    "basin": "inland",
+                    "accuracy": "approximate",
+                    "derivation": note
+                    + f"{len(keep)} DEM depressions ≥{QAIDAM_MIN_DEPTH_M:g} m deep and "
+                    f"≥{QAIDAM_MIN_CELLS} cells whose lowest cell lies in TP_basins 'Qaidam'; union of "
+                    f"their catchments; {round(qd_km2)} km² (TP_basins Qaidam, plateau part, clipped: "
+                    f"{round(tp_km2)} km²)",
+                    "geometry": qd_poly,
+                }
+            ]
+        ),
+        "huangshui_basin": _frame(
+            [
+                {
+                    "name": "湟水流域",
+                    "zone_class": "sub_basin",
+                    "basin": "yellow",
+                    "accuracy": "approximate",
+                    "derivation": note + f"catchment of the traced 湟水 mouth (incl. 大通河); "
+                    f"{round(hs_km2)} km² vs published ≈32,863 km² ({figures['湟水流域_dev_pct']:+} %)",
+                    "geometry": hs_poly,
+                }
+            ]
+        ),
     }
     _write(r, rivers, basin_layers, figures)
     return figures
@@ -406,14 +439,21 @@ def guizhou() -> dict[str, object]:
     cs_basin = mask_polygon(h, catchment(h, best))
     cs_km2 = float(area_km2(gpd.GeoDataFrame(geometry=[cs_basin], crs=STORE_CRS)).iloc[0])
     note = _dem_note()
-    rivers = _frame([
-        _river_row(
-            "赤水河", "赤水河", "important_tributary", "yangtze", cs_line,
-            note + "mouth = the 长江 tributary inside nmc sub-basin 长江干流「宜宾至重庆」 whose "
-            "catchment covers most of Guizhou; traced upstream by max accumulation to "
-            f"{TRACE_MIN_CELLS} cells; 长江 important tributary (长江保护法)",
-        )
-    ])
+    rivers = _frame(
+        [
+            _river_row(
+                "赤水河",
+                "赤水河",
+                "important_tributary",
+                "yangtze",
+                cs_line,
+                note
+                + "mouth = the 长江 tributary inside nmc sub-basin 长江干流「宜宾至重庆」 whose "
+                "catchment covers most of Guizhou; traced upstream by max accumulation to "
+                f"{TRACE_MIN_CELLS} cells; 长江 important tributary (长江保护法)",
+            )
+        ]
+    )
     km = float(length_km(rivers).iloc[0])
     figures["赤水河_km"] = round(km, 1)
     figures["赤水河_dev_pct"] = _pct(km, PUBLISHED["赤水河_km"])
@@ -421,13 +461,20 @@ def guizhou() -> dict[str, object]:
     figures["赤水河流域_dev_pct"] = _pct(cs_km2, PUBLISHED["赤水河流域_km2"])
     figures["赤水河流域_in_guizhou_cells"] = best_share
     basin_layers = {
-        "chishui_basin": _frame([{
-            "name": "赤水河流域", "zone_class": "sub_basin", "basin": "yangtze",
-            "accuracy": "approximate",
-            "derivation": note + f"catchment of the traced 赤水河 mouth; {round(cs_km2)} km² vs "
-            f"published ≈20,440 km² ({figures['赤水河流域_dev_pct']:+} %)",
-            "geometry": cs_basin,
-        }]),
+        "chishui_basin": _frame(
+            [
+                {
+                    "name": "赤水河流域",
+                    "zone_class": "sub_basin",
+                    "basin": "yangtze",
+                    "accuracy": "approximate",
+                    "derivation": note
+                    + f"catchment of the traced 赤水河 mouth; {round(cs_km2)} km² vs "
+                    f"published ≈20,440 km² ({figures['赤水河流域_dev_pct']:+} %)",
+                    "geometry": cs_basin,
+                }
+            ]
+        ),
     }
     _write(r, rivers, basin_layers, figures)
     return figures
