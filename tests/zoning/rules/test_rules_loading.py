@@ -193,3 +193,13 @@ def test_invalid_yaml_names_file(tmp_path: Path) -> None:
     (copy / "rules" / "99_bad.yaml").write_text("rules: [unclosed", encoding="utf-8")
     with pytest.raises(RulebookError, match=r"99_bad\.yaml"):
         load_rulebook(copy)
+
+
+def test_cli_validate(tmp_path: Path, capsys) -> None:
+    from zoning.rules.__main__ import main
+
+    assert main([]) == 0
+    assert '"rule_count"' in capsys.readouterr().out
+    copy = _broken(tmp_path, "05_yangtze.yaml", lambda d: _rule(d, "R40")["zone"].update(kind="x"))
+    assert main([str(copy)]) == 2
+    assert "R40" in capsys.readouterr().err
