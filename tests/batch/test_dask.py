@@ -45,6 +45,7 @@ def test_cli_scheduler_and_workers_flags(tmp_path: Path, cluster: object, monkey
     assert (tmp_path / "local.csv").read_bytes() == (tmp_path / "sched.csv").read_bytes()
 
 
+@pytest.mark.slow
 def test_cli_workers_starts_its_own_local_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     src = tmp_path / "projects.csv"
     sample_frame(60).to_csv(src, index=False)

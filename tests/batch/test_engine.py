@@ -26,7 +26,7 @@ def src(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("chunk_rows", [1, 7, 50, 1000])
+@pytest.mark.parametrize("chunk_rows", [3, 7, 50, 1000])
 def test_one_output_row_per_input_row_whatever_the_chunking(src: Path, tmp_path: Path,
                                                             options: BatchOptions, chunk_rows: int) -> None:
     options.chunk_rows = chunk_rows
