@@ -95,6 +95,14 @@ def overlapping_pairs(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return left[overlapping], right[overlapping]
 
 
+def overlap_areas_m2(geoms: np.ndarray, pairs: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Area (m²) shared by each pair of features."""
+    left, right = pairs
+    if not len(left):
+        return np.zeros(0)
+    return areas_m2(shapely.intersection(geoms[left], geoms[right]), layer_center(geoms))
+
+
 def union_area_m2(
     geoms: np.ndarray, areas: np.ndarray | None = None, pairs: tuple[np.ndarray, np.ndarray] | None = None
 ) -> float:

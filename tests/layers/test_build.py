@@ -295,7 +295,7 @@ def test_overlapping_features_are_reported(raw_dir: Path, write_manifest: Manife
     manifest = write_manifest([layer_entry("t_o", "o.gpkg")])
     result = build([manifest], tmp_path / "out")
     warnings = result.report.layers[0].warnings
-    assert len(warnings) == 1 and warnings[0].startswith("1 pairs of features overlap") and "1 × 2" in warnings[0]
+    assert len(warnings) == 1 and warnings[0].startswith("overlapping feature pairs: 1 ") and "1 × 2" in warnings[0]
     entry = result.catalog.get("t_o")
     gdf = gpd.read_parquet(tmp_path / "out" / "layers" / "t_o.parquet")
     assert entry is not None and entry.total_area_km2 is not None
