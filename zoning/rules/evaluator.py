@@ -116,7 +116,13 @@ def evaluate(
     findings = [o.finding for _, o in outcomes if o.finding is not None]
     statuses = [RuleStatus(rule_id=r.id, status=o.status, reason=o.reason) for r, o in outcomes]  # type: ignore[arg-type]
     missing = sorted({o.missing_kind for _, o in outcomes if o.missing_kind})
-    no_data_rules = [r.id for r, o in outcomes if o.status == "no_data" and r.requires_coverage]
+    # The rule that most needs the missing data first: the strictest effect, a zone's own law
+    # before overlay rules, then rulebook order.
+    blocked = [
+        (i, r) for i, (r, o) in enumerate(outcomes) if o.status == "no_data" and r.requires_coverage
+    ]
+    blocked.sort(key=lambda ir: (-_RANK[ir[1].effect], bool(ir[1].also_within), ir[0]))
+    no_data_rules = [r.id for _, r in blocked]
     verdict, governing = _decide(outcomes, no_data_rules, missing, proj)
     findings.sort(key=lambda f: (-_RANK[f.effect], f.rule_id))
     return Evaluation(
