@@ -15,13 +15,20 @@ def bundled_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundled data pack (data/raw/*/manifest.yaml) built once per session into a temp folder.
 
     Skips when no manifest exists yet. Use it for tests that need the real Qinghai/Guizhou layers
-    without touching the working copy's data/processed.
+    without touching the working copy's data/processed. When data/processed exists (``make test``
+    builds it first) it seeds the folder, so the build only redoes layers whose fingerprint changed
+    (reused files are checked against their checksums first).
     """
+    import shutil
+
     from layers.build import build, default_manifests
 
     manifests = default_manifests(RAW_DIR)
     if not manifests:
         pytest.skip("no data/raw/*/manifest.yaml yet")
     out = tmp_path_factory.mktemp("bundled") / "processed"
+    seed = REPO_ROOT / "data" / "processed"
+    if (seed / "catalog.json").exists():
+        shutil.copytree(seed, out)
     build(manifests, out)
     return out
