@@ -42,7 +42,7 @@ projects = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     hits=st.lists(a_hit(), max_size=6),
     province=st.sampled_from([QINGHAI, GUIZHOU]),
