@@ -233,6 +233,14 @@ def _river_row(
     }
 
 
+def _ends(name: str, line: LineString) -> dict[str, list[float]]:
+    """Traced source and mouth (computed, for checking against a map; never typed in)."""
+    return {
+        f"{name}_source_lonlat": [round(v, 3) for v in line.coords[0]],
+        f"{name}_mouth_lonlat": [round(v, 3) for v in line.coords[-1]],
+    }
+
+
 def _dem_note() -> str:
     return (
         f"traced on meteva {dist_version('meteva')} dem_0.00833.nc (30″) with pysheds "
@@ -350,9 +358,10 @@ def qinghai() -> dict[str, object]:
         crs=STORE_CRS,
     )
     lens = length_km(rivers)
-    for name, km in zip(rivers["name"], lens, strict=True):
+    for name, km, line in zip(rivers["name"], lens, rivers.geometry, strict=True):
         figures[f"{name}_km"] = round(float(km), 1)
         figures[f"{name}_dev_pct"] = _pct(float(km), PUBLISHED[f"{name}_km"])
+        figures.update(_ends(name, line))
     hs_basin = catchment(h, hs_mouth)
     hs_poly = mask_polygon(h, hs_basin)
     hs_km2 = float(area_km2(gpd.GeoDataFrame(geometry=[hs_poly], crs=STORE_CRS)).iloc[0])
@@ -457,6 +466,7 @@ def guizhou() -> dict[str, object]:
     km = float(length_km(rivers).iloc[0])
     figures["赤水河_km"] = round(km, 1)
     figures["赤水河_dev_pct"] = _pct(km, PUBLISHED["赤水河_km"])
+    figures.update(_ends("赤水河", cs_line))
     figures["赤水河流域_km2"] = round(cs_km2)
     figures["赤水河流域_dev_pct"] = _pct(cs_km2, PUBLISHED["赤水河流域_km2"])
     figures["赤水河流域_in_guizhou_cells"] = best_share
