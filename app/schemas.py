@@ -77,7 +77,10 @@ class ScreenRequest(_Request):
         None, description="a point site [lon, lat] (or [x, y] in `crs`) instead of `geometry`"
     )
     radius_m: float | None = Field(
-        None, gt=0, description="with a Point site: screen the geodesic circle of this radius"
+        None,
+        ge=1,
+        le=100_000,
+        description="with a Point site: screen the geodesic circle of this radius (1 m–100 km)",
     )
     crs: str = Field(
         "EPSG:4326",

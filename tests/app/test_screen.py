@@ -92,6 +92,7 @@ def test_feature_input_and_gk_crs(client: TestClient) -> None:
             "buffers_m",
         ),
         ({"lonlat": [101.7, 36.6], "radius_m": -5}, 422, "invalid_request", "radius_m"),
+        ({"lonlat": [101.7, 36.6], "radius_m": 5e-324}, 422, "invalid_request", "radius_m"),
     ],
 )
 def test_bad_inputs_name_the_field(
