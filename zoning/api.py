@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
+import numpy as np
 import shapely
 
 from zoning.errors import InvalidGeometryError, ZoningError
@@ -147,3 +148,254 @@ def _project_echo(project: ProjectSpec | None, resolved_type: str | None) -> dic
     if resolved_type:
         echo["resolved_type"] = resolved_type
     return echo
+
+
+# --------------------------------------------------------------------------- bulk
+
+
+def screen_sites(
+    sites: Any,
+    index: LayerIndex,
+    rulebook: Rulebook,
+    *,
+    buffers_m: Sequence[float] | None = None,
+    as_of: date | None = None,
+    project_types: Any = None,
+    today: date | None = None,
+) -> tuple[Any, Any]:
+    """Screen many sites: ``(summary, hits)`` — one summary row per site, one hit row per zone.
+
+    The spatial work is one bulk call (``zoning.bulk.screen_many``). Rules are then evaluated
+    once per distinct *situation* — the same zone features, in the same distance bucket relative
+    to every rule threshold, the same layers without data, the same project type — because
+    thousands of sites in one control unit share one answer; each situation is evaluated on the
+    real hits of its first site.
+
+    ``summary`` (index = ``sites.index``) has ``verdict``, ``governing_rule``, the strongest
+    finding (``strongest_rule``, ``strongest_effect``, ``strongest_title``), ``findings``,
+    ``rule_error`` (a per-site message, e.g. an unknown project type), ``no_data_layers`` and, per
+    layer kind, ``<kind>_count`` (features intersected), ``<kind>_overlap_m2`` and
+    ``<kind>_nearest_m``.
+    """
+    import pandas as pd
+
+    from zoning.bulk import screen_many
+
+    buffers = tuple(buffers_m or DEFAULT_BUFFERS_M)
+    when = as_of or today or date.today()
+    hits = screen_many(sites, index, buffers, search_m=search_reach_m(buffers, rulebook))
+    labels = sites.index
+    types = (
+        pd.Series(project_types, index=labels).astype(object).where(lambda s: s.notna(), None)
+        if project_types is not None
+        else pd.Series([None] * len(labels), index=labels, dtype=object)
+    )
+    summary = _kind_columns(hits, index, labels)
+    keys = _situation_keys(hits, index, rulebook, labels, types)
+    decided: dict[str, dict[str, Any]] = {}
+    first_site = keys.groupby(keys, sort=False).head(1)
+    coverage = hits.attrs.get("coverage", pd.DataFrame())
+    rivers = hits.attrs.get("rivers", pd.DataFrame())
+    # Only the first site of each situation is evaluated: split just those sites' rows.
+    by_site = _records_by_site(hits, first_site.index)
+    cov_by_site = _records_by_site(coverage, first_site.index)
+    riv_by_site = _records_by_site(rivers, first_site.index)
+    for label, key in first_site.items():
+        decided[key] = _decide_situation(
+            index, rulebook, when, types[label],
+            by_site.get(label), cov_by_site.get(label), riv_by_site.get(label),
+        )
+    decisions = pd.DataFrame.from_dict(decided, orient="index")
+    table = decisions.reindex(keys.to_numpy())
+    table.index = labels
+    summary = pd.concat([table, summary], axis=1)
+    no_data = (
+        coverage[coverage["status"] == "no_data"].groupby("site_index")["layer"].agg(
+            lambda s: ",".join(sorted(s)))
+        if len(coverage) else pd.Series(dtype=object)
+    )
+    summary["no_data_layers"] = no_data.reindex(labels).where(lambda s: s.notna(), "").to_numpy()
+    summary["as_of"] = when.isoformat()
+    summary["data_version"] = index.version
+    summary["rulebook_version"] = rulebook.version
+    return summary, hits
+
+
+def _records_by_site(frame: Any, labels: Any) -> dict[Any, list[dict[str, Any]]]:
+    """Rows of ``frame`` for the given sites, as plain dicts grouped by ``site_index``."""
+    if frame is None or not len(frame):
+        return {}
+    picked = frame[frame["site_index"].isin(labels)]
+    grouped: dict[Any, list[dict[str, Any]]] = {}
+    for record in picked.to_dict("records"):
+        grouped.setdefault(record["site_index"], []).append(record)
+    return grouped
+
+
+def _kind_columns(hits: Any, index: LayerIndex, labels: Any) -> Any:
+    """Per site and layer kind: features intersected, overlap m², nearest distance (vectorised)."""
+    import pandas as pd
+
+    kinds = sorted({layer.kind for layer in index.vectors.values()} - {"admin", "river_basin"})
+    out = pd.DataFrame(index=labels)
+    if not len(hits):
+        for kind in kinds:
+            out[f"{kind}_count"] = 0
+            out[f"{kind}_overlap_m2"] = 0.0
+            out[f"{kind}_nearest_m"] = float("nan")
+        return out
+    frame = hits[hits["layer_kind"].isin(kinds)]
+    inter = frame[frame["relation"] == "intersects"]
+    counts = inter.groupby(["site_index", "layer_kind"]).size().unstack(fill_value=0)
+    areas = inter.groupby(["site_index", "layer_kind"])["overlap_area_m2"].sum(min_count=1).unstack()
+    nearest = frame.groupby(["site_index", "layer_kind"])["distance_m"].min().unstack()
+    for kind in kinds:
+        out[f"{kind}_count"] = (
+            counts[kind].reindex(labels).fillna(0).astype("int64").to_numpy()
+            if kind in counts else 0
+        )
+        out[f"{kind}_overlap_m2"] = (
+            areas[kind].reindex(labels).fillna(0.0).to_numpy() if kind in areas else 0.0
+        )
+        out[f"{kind}_nearest_m"] = (
+            nearest[kind].reindex(labels).to_numpy() if kind in nearest else float("nan")
+        )
+    return out
+
+
+def _thresholds(index: LayerIndex, rulebook: Rulebook) -> Any:
+    """Every distance a rule compares with: fixed ``distance_m`` and per-feature attributes."""
+    values: set[float] = set()
+    for rule in rulebook.rules:
+        spatial = rule.spatial
+        if spatial.distance_m:
+            values.add(float(spatial.distance_m))
+        if spatial.distance_attribute:
+            for layer in index.vectors.values():
+                column = layer.attrs.get(spatial.distance_attribute)
+                if column is not None:
+                    numbers = [float(v) for v in column if isinstance(v, int | float)]
+                    values.update(numbers)
+    return np.array(sorted(values), dtype="float64")
+
+
+def _situation_keys(hits: Any, index: LayerIndex, rulebook: Rulebook, labels: Any, types: Any) -> Any:
+    """One text key per site: its hits (feature, relation, distance bucket), gaps and project."""
+    import pandas as pd
+
+    base = types.map(lambda t: f"type={t}")
+    if not len(hits):
+        parts = pd.Series("", index=labels)
+    else:
+        thresholds = _thresholds(index, rulebook)
+        bucket = np.searchsorted(thresholds, hits["distance_m"].to_numpy(dtype="float64"), side="left")
+        token = (
+            hits["layer"].astype(str) + "/" + hits["feature_id"].astype(str) + "/"
+            + hits["relation"].astype(str) + "/" + pd.Series(bucket, index=hits.index).astype(str)
+        )
+        frame = pd.DataFrame({"site": hits["site_index"].to_numpy(), "token": token.to_numpy()})
+        frame = frame.sort_values(["site", "token"], kind="stable")
+        parts = frame.groupby("site", sort=False)["token"].agg("|".join).reindex(labels).fillna("")
+    extra = []
+    for name in ("coverage", "rivers"):
+        frame = hits.attrs.get(name) if len(hits) or hits.attrs else None
+        if frame is None or not len(frame):
+            continue
+        if name == "coverage":
+            tok = frame["layer"].astype(str) + ":" + frame["status"].astype(str)
+        else:
+            thresholds = _thresholds(index, rulebook)
+            bucket = np.searchsorted(thresholds, frame["distance_m"].to_numpy(dtype="float64"))
+            tok = frame["feature_id"].astype(str) + "~" + pd.Series(bucket, index=frame.index).astype(str)
+        grouped = (
+            pd.DataFrame({"site": frame["site_index"].to_numpy(), "tok": tok.to_numpy()})
+            .sort_values(["site", "tok"]).groupby("site", sort=False)["tok"].agg(",".join)
+        )
+        extra.append(grouped.reindex(labels).fillna(""))
+    key = base + "#" + parts
+    for series in extra:
+        key = key + "#" + series
+    return key
+
+
+def _decide_situation(
+    index: LayerIndex,
+    rulebook: Rulebook,
+    as_of: date,
+    project_type: Any,
+    site_hits: Any,
+    site_coverage: Any,
+    site_rivers: Any,
+) -> dict[str, Any]:
+    """Evaluate the rulebook for one site's real hits; the summary columns of its situation."""
+    from zoning.result import Hit, LayerCoverage, RiverDistance, SpatialResult
+
+    hits: list[Hit] = []
+    for row in site_hits or []:
+        layer = index.vectors[row["layer"]]
+        attributes = layer.attributes(np.asarray([row["feature_row"]]))[0]
+        hits.append(
+            Hit(
+                layer=row["layer"], layer_kind=row["layer_kind"], feature_id=str(row["feature_id"]),
+                name=_none(row["name"]), zone_class=_none(row["zone_class"]),
+                relation=row["relation"], overlap_area_m2=_num(row["overlap_area_m2"]),
+                overlap_ratio=_num(row["overlap_ratio"]), length_inside_m=_num(row["length_inside_m"]),
+                distance_m=float(row["distance_m"]), band_m=_num(row["band_m"]),
+                share=_num(row["share"]), accuracy=str(row["accuracy"]), attributes=attributes,
+            )
+        )
+    gaps = {r["layer"]: r for r in site_coverage or []}
+    coverage = []
+    for layer_id, layer in {**index.vectors, **index.rasters}.items():
+        kind = layer.entry.kind
+        gap = gaps.get(layer_id)
+        coverage.append(
+            LayerCoverage(
+                layer=layer_id, kind=kind,
+                status=gap["status"] if gap is not None else "covered",
+                covered_share=float(gap["covered_share"]) if gap is not None else 1.0,
+            )
+        )
+    rivers = [
+        RiverDistance(layer=r["layer"], river=str(r["river"]), level=_none(r["level"]),
+                      basin=_none(r["basin"]), distance_m=float(r["distance_m"]),
+                      feature_id=str(r["feature_id"]))
+        for r in site_rivers or []
+    ]
+    spatial = SpatialResult(hits=hits, coverage=coverage, rivers=rivers)
+    project = ProjectSpec(type=project_type) if project_type else None
+    try:
+        evaluation = evaluate(None, spatial, project, rulebook, as_of)
+    except ZoningError as exc:
+        return {"verdict": None, "governing_rule": None, "strongest_rule": None,
+                "strongest_effect": None, "strongest_title": None, "findings": 0,
+                "rule_error": exc.detail + (f" ({exc.hint})" if exc.hint else "")}
+    order = {"prohibited": 0, "restricted": 1, "permitted_exception": 2, "caution": 3}
+    strongest = min(evaluation.findings, key=lambda f: order.get(f.effect, 9), default=None)
+    return {
+        "verdict": evaluation.verdict,
+        "governing_rule": evaluation.governing.rule_id if evaluation.governing else None,
+        "strongest_rule": strongest.rule_id if strongest else None,
+        "strongest_effect": strongest.effect if strongest else None,
+        "strongest_title": strongest.title_zh if strongest else None,
+        "findings": len(evaluation.findings),
+        "rule_error": None,
+    }
+
+
+def _none(value: Any) -> Any:
+    if value is None:
+        return None
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value
+
+
+def _num(value: Any) -> float | None:
+    value = _none(value)
+    return None if value is None else float(value)
