@@ -289,16 +289,7 @@ def _build_vector(
     write_geoparquet(out, ctx.work / rel)
     coverage, coverage_version = _coverage(manifest, spec, ctx)
 
-    total_area = None
-    if family == "polygon" and values is not None:
-        left, right = overlapping_pairs(kept)
-        shared_m2 = overlap_areas_m2(kept, (left, right))
-        # Slivers below the data's positional accuracy are numerical noise, not overlaps.
-        real = shared_m2 >= MIN_OVERLAP_M2
-        pairs = (left[real], right[real])
-        warnings += _overlap_warning(out["feature_id"].to_numpy(), pairs, shared_m2[real] / 1e6)
-        total_area = union_area_m2(kept, values * 1e6, pairs) / 1e6
-    total_length = float(values.sum()) if family == "line" and values is not None else None
+    total_area, total_length = _totals(kept, family, values, out["feature_id"].to_numpy(), warnings)
     actual = {"area_km2": total_area, "length_km": total_length, "feature_count": float(len(out))}
     report = LayerReport(
         id=spec.id, region=manifest.region, kind=spec.kind.value, accuracy=spec.accuracy.value,
@@ -324,6 +315,23 @@ def _build_vector(
     )
     report.version = entry.version
     return entry, report
+
+
+def _totals(
+    kept: np.ndarray, family: str, values: np.ndarray | None, ids: np.ndarray, warnings: list[str]
+) -> tuple[float | None, float | None]:
+    """Layer totals: area covered (overlaps once, overlaps reported) or summed line length."""
+    if values is None:
+        return None, None
+    if family == "line":
+        return None, float(values.sum())
+    left, right = overlapping_pairs(kept)
+    shared_m2 = overlap_areas_m2(kept, (left, right))
+    # Slivers below the data's positional accuracy are numerical noise, not overlaps.
+    real = shared_m2 >= MIN_OVERLAP_M2
+    pairs = (left[real], right[real])
+    warnings += _overlap_warning(ids, pairs, shared_m2[real] / 1e6)
+    return union_area_m2(kept, values * 1e6, pairs) / 1e6, None
 
 
 def _build_raster(
