@@ -5,9 +5,13 @@ result can be re-derived, and tests need nothing but hand-built ``Hit`` objects.
 
 Verdict (domain.md §4; documented in docs/rules.md):
 1. any ``prohibited`` finding → ``prohibited`` (a missing layer cannot lift a prohibition);
-2. else any relevant rule without data at the site → ``insufficient_data``;
-3. else any ``restricted`` or ``permitted_exception`` finding → ``restricted``: an exception is an
-   allowance that still needs approval or 认定, so it must never read "clear";
+2. else any ``restricted`` or ``permitted_exception`` finding → ``restricted`` (an exception is an
+   allowance that still needs approval or 认定, so it must never read "clear") — unless a rule that
+   could not be checked for lack of data could *prohibit* the project: then the missing data
+   decides (3); rules blocked by missing data that could at most restrict are named in
+   ``governing.why`` but do not hide the restriction;
+3. else any relevant rule without data at the site → ``insufficient_data`` (a soft ``caution``
+   must not hide that a layer is missing);
 4. else any ``caution`` → ``caution``; else ``clear``.
 """
 
@@ -123,7 +127,8 @@ def evaluate(
     ]
     blocked.sort(key=lambda ir: (-_RANK[ir[1].effect], bool(ir[1].also_within), ir[0]))
     no_data_rules = [r.id for _, r in blocked]
-    verdict, governing = _decide(outcomes, no_data_rules, missing, proj)
+    unknown_rank = max((_RANK[r.effect] for _, r in blocked), default=0)
+    verdict, governing = _decide(outcomes, no_data_rules, missing, proj, unknown_rank)
     findings.sort(key=lambda f: (-_RANK[f.effect], f.rule_id))
     return Evaluation(
         findings=findings,
@@ -511,6 +516,7 @@ def _decide(
     no_data_rules: list[str],
     missing: list[str],
     proj: _Project,
+    unknown_rank: int = 0,
 ) -> tuple[str, Governing]:
     decisive = [
         (r, o)
@@ -520,7 +526,8 @@ def _decide(
     decisive.sort(
         key=lambda ro: (
             -_RANK[ro[1].finding.effect],  # type: ignore[union-attr]
-            ro[0].zone.kind == "admin",  # a zone-specific rule explains more than a province-wide one
+            ro[0].zone.kind
+            == "admin",  # a zone-specific rule explains more than a province-wide one
             bool(ro[0].also_within),  # overlay rules (R01, R03) defer to the zone's own law
             _CONF[ro[1].confidence],
             ro[1].min_distance,
@@ -528,7 +535,9 @@ def _decide(
         )
     )
     superseded = [r.id for r, o in outcomes if o.status == "superseded"]
-    exceptions = [o.finding.rule_id for _, o in decisive if o.finding.effect == "permitted_exception"]  # type: ignore[union-attr]
+    exceptions = [
+        o.finding.rule_id for _, o in decisive if o.finding.effect == "permitted_exception"
+    ]  # type: ignore[union-attr]
     scope = (
         "No project type was given, so findings are zone-level: the verdict is the strictest "
         "effect any rule sets here for some kind of project. "
@@ -558,30 +567,44 @@ def _decide(
         if no_data_rules:
             why += f" Some layers have no data here ({', '.join(missing)}); they cannot lift it."
         return "prohibited", Governing(rule_id=f.rule_id, why=why + tail)
-    if no_data_rules:
-        first = no_data_rules[0]
-        found = f" Findings so far: strongest {top[1].finding.effect} ({top[1].finding.rule_id})." if top else ""  # type: ignore[union-attr]
-        why = (
-            f"{scope}Relevant data is missing at the site ({', '.join(missing)}); rules "
-            f"{', '.join(no_data_rules[:8])}{' …' if len(no_data_rules) > 8 else ''} cannot be "
-            f"checked, so the site cannot be called clear.{found}"
-        )
-        return "insufficient_data", Governing(rule_id=first, why=why + tail)
-    if top is None:
-        return "clear", Governing(
-            rule_id=None,
-            why=f"{scope}Every relevant layer covers the site and no rule applies.{tail}",
-        )
-    f = top[1].finding
-    assert f is not None
-    if f.effect in ("restricted", "permitted_exception"):
+    f = top[1].finding if top is not None else None
+    # A missing layer decides only if a rule it blocks could be stricter than what was found.
+    if (
+        f is not None
+        and f.effect in ("restricted", "permitted_exception")
+        and unknown_rank <= _RANK["restricted"]
+    ):
         why = (
             f"{scope}{f.rule_id} ({f.title}) allows it only under conditions or approval; no rule "
             "prohibits it."
         )
         if f.effect == "permitted_exception":
             why += " A permitted exception still needs approval, so the verdict is restricted."
+        if no_data_rules:
+            why += (
+                f" Some layers have no data here ({', '.join(missing)}), so rules "
+                f"{', '.join(no_data_rules[:8])}{' …' if len(no_data_rules) > 8 else ''} could not "
+                "be checked: confirm them before relying on this verdict."
+            )
         return "restricted", Governing(rule_id=f.rule_id, why=why + tail)
+    if no_data_rules:
+        first = no_data_rules[0]
+        found = (
+            f" Findings so far: strongest {top[1].finding.effect} ({top[1].finding.rule_id})."
+            if top
+            else ""
+        )  # type: ignore[union-attr]
+        why = (
+            f"{scope}Relevant data is missing at the site ({', '.join(missing)}); rules "
+            f"{', '.join(no_data_rules[:8])}{' …' if len(no_data_rules) > 8 else ''} cannot be "
+            f"checked, so the site cannot be called clear.{found}"
+        )
+        return "insufficient_data", Governing(rule_id=first, why=why + tail)
+    if f is None:
+        return "clear", Governing(
+            rule_id=None,
+            why=f"{scope}Every relevant layer covers the site and no rule applies.{tail}",
+        )
     return "caution", Governing(
         rule_id=f.rule_id,
         why=f"{scope}{f.rule_id} ({f.title}) is a policy flag; no rule prohibits or restricts it.{tail}",
