@@ -18,6 +18,7 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ BUNDLED = ROOT / "data" / "processed"
 SEED = 7
 
 SIZES = {
-    "full": {"point": 200_000, "polygon": 20_000, "line": 20_000, "single": 300},
+    "full": {"point": 200_000, "polygon": 10_000, "line": 10_000, "single": 200},
     "quick": {"point": 20_000, "polygon": 2_000, "line": 2_000, "single": 100},
 }
 
@@ -59,18 +60,25 @@ def run_worker(
     cmd = [sys.executable, "-m", "bench.worker", "--engine", engine, "--data", str(data),
            "--out", str(out), *extra]  # fmt: skip
     print("»", " ".join(cmd[1:]), flush=True)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     try:
-        proc = subprocess.run(
-            cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
-        )
+        _, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        proc.terminate()  # SIGTERM: the worker closes its engine (and stops its cluster)
+        try:
+            proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
         return {"engine": engine, "error": f"timed out after {timeout:.0f} s"}
     path = out / f"{engine}{tag}.json"
     if not path.exists():
-        return {"engine": engine, "error": f"worker failed: {proc.stderr.strip()[-500:]}"}
+        return {"engine": engine, "error": f"worker failed: {stderr.strip()[-500:]}"}
     figures: dict[str, Any] = json.loads(path.read_text())
-    if proc.returncode and proc.stderr:
-        figures.setdefault("stderr", proc.stderr.strip()[-500:])
+    if proc.returncode and stderr:
+        figures.setdefault("stderr", stderr.strip()[-500:])
     return figures
 
 
@@ -122,6 +130,35 @@ def data_summary(folder: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def build_context(run_dir: Path, meta: dict[str, Any], reference: str) -> dict[str, Any]:
+    """Everything the report needs, from the run folder (so a report can be re-rendered)."""
+    engines: list[str] = meta["engines"]
+
+    def load(name: str) -> dict[str, Any]:
+        path = run_dir / name
+        return json.loads(path.read_text()) if path.exists() else {"error": "no figures"}
+
+    figures = {e: load(f"{e}.json") for e in engines}
+    bundled = {
+        e: load(f"{e}_bundled.json") for e in engines if (run_dir / f"{e}_bundled.json").exists()
+    }
+    if reference not in engines or "error" in figures[reference]:
+        reference = next((e for e in engines if "error" not in figures[e]), engines[0])
+    spec = synth.SynthSpec(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in meta["spec"].items()}
+    )
+    return {
+        **meta,
+        "spec": spec,
+        "elapsed_s": meta.get("elapsed_s", 0.0),
+        "figures": figures,
+        "bundled": bundled,
+        "reference": reference,
+        "checks": crosscheck(run_dir, engines, reference),
+        "notes": NOTES.read_text(encoding="utf-8") if NOTES.exists() else "",
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10x smaller data and site sets")
@@ -131,70 +168,66 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/benchmarks.md")
     parser.add_argument("--timeout", type=float, default=3600.0, help="per engine, seconds")
+    parser.add_argument(
+        "--render-only", action="store_true",
+        help="re-render the report from the last run's folder (e.g. after editing bench/notes.md)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
+    run_dir = OUT / f"run-{mode}"
+    if args.render_only:
+        meta = json.loads((run_dir / "meta.json").read_text())
+        return _emit(build_context(run_dir, meta, args.reference), args.no_doc)
+
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     spec = synth.QUICK if args.quick else synth.PROVINCE
     sizes = SIZES[mode]
     started = datetime.now(UTC)
-    machine = describe()
-
     t0 = time.perf_counter()
     data = synth.generate(spec, OUT / f"synth-{spec.key()}")
-    gen_s = time.perf_counter() - t0
-    sites = write_sites(OUT / f"sites-{mode}", spec, sizes)
-    run_dir = OUT / f"run-{mode}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    for stale in run_dir.glob("*"):
-        stale.unlink()
-
-    figures: dict[str, dict[str, Any]] = {}
-    for engine in engines:
-        figures[engine] = run_worker(
-            engine, data, run_dir, ["--sites", str(sites), "--single", str(sizes["single"])],
-            args.timeout,
-        )  # fmt: skip
-        print(json.dumps(figures[engine], ensure_ascii=False)[:600], flush=True)
-
-    bundled: dict[str, dict[str, Any]] = {}
-    if (BUNDLED / "catalog.json").exists():
-        for engine in engines:
-            bundled[engine] = run_worker(
-                engine, BUNDLED, run_dir, ["--startup-only", "--tag", "_bundled"], args.timeout
-            )
-
-    reference = args.reference if args.reference in engines else engines[0]
-    if "error" in figures.get(reference, {}):
-        reference = next((e for e in engines if "error" not in figures[e]), reference)
-    checks = crosscheck(run_dir, engines, reference)
-
-    context = {
+    meta: dict[str, Any] = {
         "mode": mode,
         "command": "python -m bench.run_engine" + (" --quick" if args.quick else ""),
         "started": started.strftime("%Y-%m-%d %H:%M UTC"),
-        "elapsed_s": (datetime.now(UTC) - started).total_seconds(),
-        "machine": machine,
-        "spec": spec,
-        "generation_s": gen_s,
+        "machine": describe(),
+        "spec": asdict(spec),
+        "generation_s": time.perf_counter() - t0,
         "data": data_summary(data),
-        "bundled_data": data_summary(BUNDLED) if bundled else [],
+        "bundled_data": data_summary(BUNDLED) if (BUNDLED / "catalog.json").exists() else [],
         "sizes": sizes,
         "engines": engines,
-        "figures": figures,
-        "bundled": bundled,
-        "reference": reference,
-        "checks": checks,
-        "notes": NOTES.read_text(encoding="utf-8") if NOTES.exists() else "",
     }
-    (run_dir / "context.json").write_text(
-        json.dumps(context, default=str, indent=1, ensure_ascii=False)
-    )
+    sites = write_sites(OUT / f"sites-{mode}", spec, sizes)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for stale in run_dir.glob("*"):
+        stale.unlink()
+    (run_dir / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False))
+
+    for engine in engines:
+        figures = run_worker(
+            engine, data, run_dir, ["--sites", str(sites), "--single", str(sizes["single"])],
+            args.timeout,
+        )  # fmt: skip
+        if "error" in figures and not (run_dir / f"{engine}.json").exists():
+            (run_dir / f"{engine}.json").write_text(json.dumps(figures))
+        print(json.dumps(figures, ensure_ascii=False)[:400], flush=True)
+    if meta["bundled_data"]:
+        for engine in engines:
+            run_worker(
+                engine, BUNDLED, run_dir, ["--startup-only", "--tag", "_bundled"], args.timeout
+            )
+    meta["elapsed_s"] = (datetime.now(UTC) - started).total_seconds()
+    (run_dir / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False))
+    return _emit(build_context(run_dir, meta, args.reference), args.no_doc)
+
+
+def _emit(context: dict[str, Any], no_doc: bool) -> int:
     text = render(context)
-    if not args.no_doc:
+    if no_doc:
+        print(text)
+    else:
         DOC.write_text(text, encoding="utf-8")
         print(f"wrote {DOC}")
-    else:
-        print(text)
     return 0
 
 

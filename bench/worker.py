@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import signal
 import sys
 import time
 import traceback
@@ -106,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--startup-only", action="store_true")
     parser.add_argument("--tag", default="", help="suffix of the figures file")
     args = parser.parse_args(argv)
+    # A timeout in the runner sends SIGTERM: exit through ``finally`` so that engines holding
+    # outside resources (the PostGIS cluster) shut them down.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     name = f"{args.engine}{args.tag}.json"
     try:
         figures = run(args)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bench.engines.base import RESULT_COLUMNS, Engine, SiteKind, polygon_layers
 
-ENGINES = ("ours", "postgis", "duckdb", "geopandas")
+ENGINES = ("ours", "duckdb", "geopandas", "postgis")
 
 
 def make_engine(name: str) -> Engine:
