@@ -1,15 +1,20 @@
 """30″ (≈1 km) DEM clip from ``meteva``'s ``dem_0.00833.nc`` as an int16 Cloud Optimized GeoTIFF.
 
 Why this source: it is the only real elevation grid in the reachable registries (data-sources.md
-§4). Its grid registration is undocumented, so before writing we check that the ``lat``/``lon``
-vectors are cell *centres*: the share of cells at the lake's water level inside the 1:4M lake
-polygons (青海湖, 扎陵湖, 鄂陵湖) must peak within half a cell of that assumption, and the known
-elevations of 青海湖 (≈3194 m), 西宁 (≈2247 m) and 贵阳 (≈1081 m) must match. The script stops if not.
-The lake test cannot resolve better than about half a cell (the 1:4M shorelines are themselves
-good to ~1 km); it shows a slight preference for +0.5 cell east, which is within that noise, so
-the registration is documented as "cell centres, ±0.5 cell".
+§4). Its grid registration is undocumented, and the obvious reading (``lat``/``lon`` = cell
+centres) is half a cell off. ``registration_check`` decides between the two standard
+conventions — cell centres, or lower-left cell corners (the common ESRI-ASCII ``xllcorner`` slip)
+— with features that do not come from the DEM:
 
-``read_window`` is shared with ``real_derived`` (which needs a window larger than a province).
+- rivers lie in valley bottoms: the mean DEM value sampled every ~200 m along the named 1:4M
+  river lines in a Qinghai and a Guizhou window must be lowest under the chosen convention;
+- lakes are flat: the share of cells at water level inside the 1:4M 青海湖 / 扎陵湖 / 鄂陵湖
+  polygons must peak within half a cell of it;
+- spot heights: 青海湖 3194 m, 西宁 ≈2261 m, 贵阳 ≈1071 m (city elevations as usually quoted).
+
+The corners convention wins on the rivers (see ``CONVENTIONS``) and the script stops if that ever
+changes. ``read_window`` is shared with ``real_derived`` (which needs a window larger than a
+province).
 """
 
 from __future__ import annotations
@@ -38,11 +43,17 @@ SRC_NODATA = -999
 NODATA = -32768
 MARGIN_DEG = 0.25  # "province bbox plus a small margin": ~25 km, enough for the buffered rivers
 
-#: Published / station elevations used to verify the grid registration (data-sources.md §4).
+#: Offset (in cells) from the file's lon/lat values to the cell centres, per convention.
+CONVENTIONS = {"centres": (0.0, 0.0), "lower_left_corners": (0.5, 0.5)}
+CONVENTION = "lower_left_corners"  # chosen by registration_check (rivers), see module docstring
+#: Windows for the river test (one per province, away from the DEM's outer edge).
+RIVER_TEST_WINDOWS = ((96.0, 32.0, 103.0, 38.0), (104.0, 25.0, 110.0, 30.0))
+
+#: Spot elevations used as a coarse check (tolerance covers the 1 km cell).
 KNOWN_POINTS = {  # name: (lon, lat, expected m, tolerance m)
     "青海湖": (100.2, 36.9, 3194, 5),
-    "西宁": (101.78, 36.62, 2247, 40),
-    "贵阳": (106.71, 26.58, 1081, 40),
+    "西宁": (101.78, 36.62, 2261, 40),
+    "贵阳": (106.71, 26.58, 1071, 40),
 }
 
 
@@ -60,13 +71,16 @@ class Window:
     lat: np.ndarray  # cell-centre latitudes, descending (north-up)
 
 
-def read_window(west: float, south: float, east: float, north: float) -> Window:
-    """Read the cells whose centres fall in the box; lat/lon in the file are cell centres."""
+def read_window(
+    west: float, south: float, east: float, north: float, convention: str = CONVENTION
+) -> Window:
+    """Read the cells whose centres fall in the box, with centres per ``convention``."""
     import netCDF4
 
+    dx, dy = CONVENTIONS[convention]
     with netCDF4.Dataset(dem_path()) as ds:
-        lat = np.asarray(ds["lat"][:])
-        lon = np.asarray(ds["lon"][:])
+        lat = np.asarray(ds["lat"][:]) + dy * RES
+        lon = np.asarray(ds["lon"][:]) + dx * RES
         i0, i1 = np.searchsorted(lat, [south, north])
         j0, j1 = np.searchsorted(lon, [west, east])
         block = np.asarray(ds["data0"][0, 0, 0, 0, i0:i1, j0:j1]).astype(np.int16)
@@ -81,10 +95,37 @@ def _value_at(w: Window, lon: float, lat: float) -> int:
     return int(w.data[np.abs(w.lat - lat).argmin(), np.abs(w.lon - lon).argmin()])
 
 
+def river_floor_m(convention: str) -> list[float]:
+    """Mean DEM along the named 1:4M river lines, per test window (lower = better registered)."""
+    rivers = read_gbk(nmc_maps() / "hyd2_4l.shp", "EPSG:4326")
+    rivers = rivers[rivers["GBCODE"] == 21011]  # river centre lines, not lake shores
+    means = []
+    for x0, y0, x1, y1 in RIVER_TEST_WINDOWS:
+        w = read_window(x0, y0, x1, y1, convention)
+        lines = rivers.cx[x0:x1, y0:y1].geometry.segmentize(0.002).values
+        pts = shapely.get_coordinates(lines)
+        pts = pts[
+            (pts[:, 0] > x0 + 0.1)
+            & (pts[:, 0] < x1 - 0.1)
+            & (pts[:, 1] > y0 + 0.1)
+            & (pts[:, 1] < y1 - 0.1)
+        ]
+        col = np.round((pts[:, 0] - w.lon[0]) / RES).astype(int)
+        row = np.round((w.lat[0] - pts[:, 1]) / RES).astype(int)
+        means.append(round(float(w.data[row, col].astype(float).mean()), 1))
+    return means
+
+
 def registration_check() -> dict[str, object]:
-    """Verify the cell-centre assumption; raise if elevations or lake flatness disagree."""
-    lakes = read_gbk(nmc_maps() / "hyd2_4p.shp", "EPSG:4326")
+    """Check the chosen convention against rivers, lakes and spot heights; raise if it fails."""
     figures: dict[str, object] = {}
+    floors = {c: river_floor_m(c) for c in CONVENTIONS}
+    figures["river_mean_m"] = floors
+    other = [c for c in CONVENTIONS if c != CONVENTION]
+    for c in other:
+        if not all(a <= b for a, b in zip(floors[CONVENTION], floors[c], strict=True)):
+            raise RuntimeError(f"DEM registration: rivers sit lower under {c!r}: {floors}")
+    lakes = read_gbk(nmc_maps() / "hyd2_4p.shp", "EPSG:4326")
     for name in ("青海湖", "扎陵湖", "鄂陵湖"):
         poly = lakes[lakes["NAME"] == name].geometry.union_all()
         x0, y0, x1, y1 = poly.bounds
@@ -99,10 +140,8 @@ def registration_check() -> dict[str, object]:
                 scores[(dx, dy)] = float((vals == level).mean())
         best = max(scores, key=lambda k: scores[k])
         if max(abs(best[0]), abs(best[1])) > 0.5:
-            raise RuntimeError(
-                f"DEM registration: {name} flattest at shift {best} cells, not centre"
-            )
-        figures[f"{name}_flat_share_centre"] = round(scores[(0.0, 0.0)], 3)
+            raise RuntimeError(f"DEM registration: {name} flattest at shift {best} cells")
+        figures[f"{name}_flat_share"] = round(scores[(0.0, 0.0)], 3)
         figures[f"{name}_best_shift_cells"] = best
     for name, (lon, lat, expected, tol) in KNOWN_POINTS.items():
         w = read_window(lon - 0.05, lat - 0.05, lon + 0.05, lat + 0.05)
@@ -136,6 +175,7 @@ def write_cog(w: Window, path: Path) -> None:
             source=f"meteva {dist_version('meteva')} meteva/resources/stations/dem_0.00833.nc",
             units="m",
             accuracy="approximate",
+            registration=f"file lon/lat taken as {CONVENTION} (see layers/extract/real_dem.py)",
         )
         dst.set_band_unit(1, "m")
 
