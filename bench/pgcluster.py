@@ -172,3 +172,22 @@ def rss_high_water_kb(pids: list[int]) -> int:
         except OSError:
             continue
     return total
+
+
+def cpu_seconds(pids: list[int], reaped_children_of: int | None = None) -> float:
+    """CPU time (user + system) used so far by ``pids``, plus, for ``reaped_children_of``, the
+    CPU of its children that already exited (PostgreSQL's parallel workers are short-lived
+    children of the postmaster: their time lands in its ``cutime``/``cstime``)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # after the command: state(0) ppid(1) … utime(11) stime(12) cutime(13) cstime(14)
+        total += int(fields[11]) + int(fields[12])
+        if pid == reaped_children_of:
+            total += int(fields[13]) + int(fields[14])
+    return total / tick
+

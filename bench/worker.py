@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import signal
 import sys
@@ -35,18 +36,27 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_s(engine: Any) -> float:
+    """CPU seconds of this process (all threads) plus the engine's server, if it has one."""
+    server = getattr(engine, "server_cpu_s", None)
+    return time.process_time() + (server() if server is not None else 0.0)
+
+
 def latency(engine: Any, geoms: np.ndarray, kind: str, warmup: int = 5) -> dict[str, float]:
     """p50/p99/mean wall time of single-site calls, after a few untimed warm-up calls."""
     for geom in geoms[:warmup]:
         engine.screen_one(geom, kind)
     times = []
+    c0 = cpu_s(engine)
     for geom in geoms:
         t0 = time.perf_counter()
         engine.screen_one(geom, kind)
         times.append(time.perf_counter() - t0)
+    cpu_ms = (cpu_s(engine) - c0) * 1000 / max(1, len(geoms))
     ms = np.asarray(times) * 1000
     return {
         "n": len(ms),
+        "cpu_mean_ms": cpu_ms,
         "p50_ms": float(np.percentile(ms, 50)),
         "p99_ms": float(np.percentile(ms, 99)),
         "mean_ms": float(ms.mean()),
@@ -59,11 +69,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     layers = polygon_layers(data)
     figures: dict[str, Any] = {"engine": args.engine, "data": str(data), "layers": layers}
-    t0 = time.perf_counter()
     engine = make_engine(args.engine)
     figures["version"] = engine.version()
+    t0, c0 = time.perf_counter(), cpu_s(engine)
     engine.load(data, layers)
     figures["startup_s"] = time.perf_counter() - t0
+    figures["startup_cpu_s"] = cpu_s(engine) - c0
     figures["rss_after_load_mb"] = peak_rss_mb()
     try:
         if not args.startup_only:
@@ -73,10 +84,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 sites = gpd.read_parquet(Path(args.sites) / SITE_FILES[kind])
                 entry: dict[str, Any] = {"n": len(sites)}
                 try:
-                    t1 = time.perf_counter()
+                    t1, c1 = time.perf_counter(), cpu_s(engine)
                     answer = engine.screen_batch(sites, kind)
                     entry["seconds"] = time.perf_counter() - t1
+                    entry["cpu_s"] = cpu_s(engine) - c1
                     entry["per_s"] = len(sites) / entry["seconds"]
+                    entry["per_cpu_s"] = len(sites) / max(entry["cpu_s"], 1e-9)
+                    entry["load_avg"] = os.getloadavg()[0]
                     entry["pairs"] = len(answer)
                     answer.to_parquet(out / f"{args.engine}_{kind}.parquet", index=False)
                 except Exception as exc:  # one failing workload must not hide the others

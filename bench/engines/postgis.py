@@ -25,7 +25,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from bench.engines.base import SiteKind, layer_path, result_frame
-from bench.pgcluster import Cluster, rss_high_water_kb
+from bench.pgcluster import Cluster, cpu_seconds, rss_high_water_kb
 
 MAX_VERTICES = 256
 
@@ -129,6 +129,10 @@ class PostgisEngine:
             area_m2=np.asarray(area, dtype=float),
             length_m=np.asarray(length, dtype=float),
         )
+
+    def server_cpu_s(self) -> float:
+        """CPU seconds used by the server so far (all backends and finished parallel workers)."""
+        return cpu_seconds(self.cluster.server_pids(), self.cluster.postmaster_pid())
 
     def server_peak_rss_kb(self) -> int:
         return rss_high_water_kb(self.cluster.server_pids())
