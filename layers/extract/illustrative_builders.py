@@ -428,7 +428,9 @@ def build_drinking_water(layer: R.DrinkingWaterLayer, data: RealData, built: Bui
 
 # ------------------------------------------------------------------------------------ corridors
 def build_corridors(layer: R.CorridorsLayer, data: RealData, built: Built) -> list[Feature]:
+    """Belts along real lines (county/basin edges, rivers, town chains); earlier ones win."""
     out = []
+    taken = EMPTY
     for c in layer.corridors:
         if c.shared_boundary:
             a = polygonal(data.county(c.shared_boundary[0]).geometry)
@@ -446,7 +448,9 @@ def build_corridors(layer: R.CorridorsLayer, data: RealData, built: Built) -> li
         g = _and(buffer_m(line, c.width_m), data.province)
         if c.max_elev_m is not None:
             g = data.band_in(g, None, c.max_elev_m)
-        out.append(Feature(c.name, "生态廊道", data.tidy(g), f"{c.why}; {layer.cite}"))
+        g = _minus(data.tidy(g), taken)
+        taken = union([taken, g])
+        out.append(Feature(c.name, "生态廊道", g, f"{c.why}; {layer.cite}"))
     return out
 
 
