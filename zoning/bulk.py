@@ -81,28 +81,36 @@ class _Sites:
     def project(self, geoms: NDArray[np.object_], site_rows: Ints) -> NDArray[np.object_]:
         """Project ``geoms`` (one per pair) into the projection of each pair's site."""
         out = np.empty(len(geoms), dtype=object)
-        groups = self.group[site_rows]
-        for g in np.unique(groups):
-            sel = groups == g
-            out[sel] = measure.project(geoms[sel], self.transformer(int(g)))
+        for g, sel in _split(self.group[site_rows]):
+            out[sel] = measure.project(geoms[sel], self.transformer(g))
         return out
 
-    def distances(self, site_rows: Ints, feats: NDArray[np.object_], reach: Floats) -> Floats:
-        """Ellipsoidal shortest distances per pair, features clipped to each site's reach box."""
-        b = self.bounds[site_rows]
-        dlon, dlat = degree_margins(b, reach)
-        boxes = shapely.box(b[:, 0] - dlon, b[:, 1] - dlat, b[:, 2] + dlon, b[:, 3] + dlat)
-        clipped = shapely.intersection(feats, boxes)
-        ok = ~shapely.is_empty(clipped)
+    def distances(
+        self, site_rows: Ints, feat_rows: Ints, layer_geoms: NDArray[np.object_]
+    ) -> Floats:
+        """Ellipsoidal shortest distances per (site, feature) pair.
+
+        Per projection group, each involved feature and site is projected once (not once per
+        pair), then nearest points are found pairwise and measured with ``Geod.inv``.
+        """
         out = np.full(len(site_rows), np.inf)
-        groups = self.group[site_rows]
-        for g in np.unique(groups[ok]):
-            sel = ok & (groups == g)
-            tr = self.transformer(int(g))
-            a = measure.project(self.geoms[site_rows[sel]], tr)
-            f = measure.project(clipped[sel], tr)
-            out[sel] = measure.distances_m(a, f, tr)
+        for g, sel in _split(self.group[site_rows]):
+            tr = self.transformer(g)
+            feats, f_pos = np.unique(feat_rows[sel], return_inverse=True)
+            own, s_pos = np.unique(site_rows[sel], return_inverse=True)
+            f_local = measure.project(layer_geoms[feats], tr)
+            s_local = measure.project(self.geoms[own], tr)
+            out[sel] = measure.distances_m(s_local[s_pos], f_local[f_pos], tr)
         return out
+
+
+def _split(keys: Ints) -> list[tuple[int, Ints]]:
+    """(key, positions) for each distinct key, without a pass over the data per key."""
+    if len(keys) == 0:
+        return []
+    order = np.argsort(keys, kind="stable")
+    uniq, starts = np.unique(keys[order], return_index=True)
+    return list(zip(uniq.tolist(), np.split(order, starts[1:]), strict=True))
 
 
 def _centroids(geoms: NDArray[np.object_], all_points: bool) -> tuple[Floats, Floats]:
@@ -310,7 +318,7 @@ def _within(
     s_idx, f_idx = s_idx[rest], f_idx[rest]
     if s_idx.size == 0:
         return _frame(layer, s_idx, f_idx, "within_buffer")
-    dist = sites.distances(s_idx, layer.geoms[f_idx], np.full(len(s_idx), reach))
+    dist = sites.distances(s_idx, f_idx, layer.geoms)
     keep = dist <= reach
     s_idx, f_idx, dist = s_idx[keep], f_idx[keep], dist[keep]
     order = np.lexsort((f_idx, dist, s_idx))
@@ -335,7 +343,7 @@ def _rivers(sites: _Sites, layer: VectorLayer, reach: float, share: Floats | Non
         s_idx, f_idx = s_idx[ok], f_idx[ok]
     if s_idx.size == 0:
         return pd.DataFrame()
-    dist = sites.distances(s_idx, layer.geoms[f_idx], np.full(len(s_idx), reach))
+    dist = sites.distances(s_idx, f_idx, layer.geoms)
     keep = dist <= reach
     s_idx, f_idx, dist = s_idx[keep], f_idx[keep], dist[keep]
     table = pd.DataFrame({

@@ -171,19 +171,17 @@ def _vector_layer(
 
     def column(name: str, default: Any) -> NDArray[np.object_]:
         if name in gdf.columns:
-            values = gdf[name].astype(object).to_numpy()
-            return np.array([None if _missing(v) else str(v) for v in values], dtype=object)
+            series = gdf[name]
+            values = series.astype(str).to_numpy(dtype=object)
+            values[series.isna().to_numpy()] = None
+            return values
         return np.full(n, default, dtype=object)
 
     feature_id = column("feature_id", None)
     if n and feature_id[0] is None:
         feature_id = np.array([str(i) for i in range(1, n + 1)], dtype=object)
     skip = {gdf.geometry.name, *_HIT_FIELDS}
-    attrs = {
-        str(c): np.array([None if _missing(v) else v for v in gdf[c].astype(object)], dtype=object)
-        for c in gdf.columns
-        if c not in skip
-    }
+    attrs = {str(c): _objects(gdf[c]) for c in gdf.columns if c not in skip}
     return VectorLayer(
         entry=entry,
         geoms=geoms,
@@ -191,10 +189,7 @@ def _vector_layer(
         feature_id=feature_id,
         name=column("name", None),
         zone_class=column("zone_class", None),
-        accuracy=np.array(
-            [v if v is not None else entry.accuracy for v in column("accuracy", entry.accuracy)],
-            dtype=object,
-        ),
+        accuracy=_fill(column("accuracy", entry.accuracy), entry.accuracy),
         attrs=attrs,
         coverage=coverage,
         geom_types=shapely.get_type_id(geoms).astype(np.int32),
@@ -220,6 +215,19 @@ def _extent(
     extent = shapely.union_all(parts)
     shapely.prepare(extent)
     return extent
+
+
+def _objects(series: pd.Series) -> NDArray[np.object_]:
+    """A column as an object array with None for missing values (vectorised)."""
+    values = series.to_numpy(dtype=object, copy=True)
+    values[series.isna().to_numpy()] = None
+    return values
+
+
+def _fill(values: NDArray[np.object_], default: str) -> NDArray[np.object_]:
+    out = values.copy()
+    out[pd.isna(out)] = default
+    return out
 
 
 def _missing(value: Any) -> bool:
