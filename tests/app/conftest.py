@@ -217,17 +217,22 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def live_server(data_dir: Path) -> Iterator[str]:
-    """A real uvicorn process on a random loopback port, for GDAL and OWSLib."""
+def start_server(data_dir: Path, log_path: Path, **env_extra: str) -> tuple[subprocess.Popen, str]:
+    """Start uvicorn on a free loopback port and wait until /healthz answers.
+
+    The deadline is generous because CI machines are shared; the server's own log is attached
+    to the failure so a crash at start-up is visible.
+    """
     port = _free_port()
     env = dict(os.environ)
     env.update(
         ZONING_DATA_DIR=str(data_dir),
-        ZONING_STATE_DIR=str(data_dir.parent / "live-state"),
+        ZONING_STATE_DIR=str(data_dir.parent / f"{data_dir.name}-live-state"),
         ZONING_DOWNLOAD_TOKEN=DOWNLOAD_TOKEN,
         ZONING_ADMIN_TOKEN=ADMIN_TOKEN,
+        **env_extra,
     )
+    log = open(log_path, "wb")  # noqa: SIM115 - closed by the caller via stop_server
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -244,23 +249,39 @@ def live_server(data_dir: Path) -> Iterator[str]:
         ],
         env=env,
         cwd=Path(__file__).resolve().parents[2],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 240
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_server(proc)
+            raise RuntimeError(
+                f"uvicorn did not start: {log_path.read_text(errors='replace')[-2000:]}"
+            )
+        time.sleep(0.25)
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.2)
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def live_server(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real uvicorn process on a random loopback port, for GDAL, OWSLib and Chromium."""
+    proc, url = start_server(data_dir, tmp_path_factory.mktemp("live") / "server.log")
+    try:
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
