@@ -13,8 +13,9 @@ Stable signature (the bench/ and batch code call it)::
                 layers=None) -> pandas.DataFrame
 
 One row per (site, feature) hit, columns ``HIT_COLUMNS``; ``site_index`` holds the label of the
-site in ``sites.index``. The frame's ``attrs`` carry ``coverage`` (site_index, layer, status,
-covered_share; only rows that are not fully covered) and ``rivers`` (site_index, layer, river,
+site in ``sites.index``. ``screen_many_full`` also returns ``coverage`` (site_index, layer,
+status, covered_share; only sites not fully covered; a layer with covered_share 0 for a site
+gave no hits for it: "no data", not "nothing found") and ``rivers`` (site_index, layer, river,
 level, basin, distance_m, feature_id). Raster statistics and attributes are not computed in
 bulk: ``screen`` per site gives them, and ``feature_row`` lets a caller fetch attributes with
 ``index.vectors[layer].attributes(rows)``.
@@ -23,6 +24,7 @@ bulk: ``screen`` per site gives them, and ``feature_row`` lets a caller fetch at
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -132,17 +134,45 @@ def degree_margins(bounds: NDArray[np.float64], reach: Floats | float) -> tuple[
     return np.where(zero, 0.0, dlon), np.where(zero, 0.0, dlat)
 
 
+@dataclass
+class BulkResult:
+    """Everything the bulk path finds: hits, coverage gaps and river distances, per site."""
+
+    hits: pd.DataFrame  # HIT_COLUMNS
+    coverage: pd.DataFrame  # site_index, layer, status, covered_share (sites not fully covered)
+    rivers: pd.DataFrame  # site_index, layer, river, level, basin, distance_m, feature_id
+
+
 def screen_many(
     sites: gpd.GeoDataFrame | gpd.GeoSeries,
     index: LayerIndex,
     buffers_m: Sequence[float] | None = DEFAULT_BUFFERS_M,
     search_m: float | None = None,
     layers: Iterable[str] | None = None,
+    *,
+    chunk_size: int = 100_000,
 ) -> pd.DataFrame:
-    """Screen every site in ``sites`` (EPSG:4490 lon/lat) against the layers, in bulk.
+    """Screen every site in ``sites`` (EPSG:4490 lon/lat) in bulk; the hits table.
 
-    Same measures as ``zoning.screen.screen`` (see the module docstring for the output); sites
-    that are None or empty are skipped. Other CRSs are converted with ``to_crs``.
+    Same measures as ``zoning.screen.screen`` (see the module docstring for the columns); sites
+    that are None or empty are skipped. Other CRSs are converted with ``to_crs``. Use
+    ``screen_many_full`` to also get coverage gaps and river distances.
+    """
+    return screen_many_full(sites, index, buffers_m, search_m, layers, chunk_size=chunk_size).hits
+
+
+def screen_many_full(
+    sites: gpd.GeoDataFrame | gpd.GeoSeries,
+    index: LayerIndex,
+    buffers_m: Sequence[float] | None = DEFAULT_BUFFERS_M,
+    search_m: float | None = None,
+    layers: Iterable[str] | None = None,
+    *,
+    chunk_size: int = 100_000,
+) -> BulkResult:
+    """Like ``screen_many`` but returns hits, coverage gaps and river distances.
+
+    Sites are processed ``chunk_size`` at a time so memory stays bounded for millions of sites.
     """
     bands, reach = check_buffers(buffers_m, search_m)
     geoseries = sites.geometry if isinstance(sites, gpd.GeoDataFrame) else sites
@@ -159,8 +189,32 @@ def screen_many(
             hint="split it into separate sites",
         )
     keep = np.flatnonzero(valid)
-    prepared = _Sites(geoms[keep].copy())
     wanted = set(layers) if layers is not None else None
+    parts = [
+        _screen_chunk(geoms, labels, keep[i : i + chunk_size], index, bands, reach, wanted)
+        for i in range(0, max(len(keep), 1), chunk_size)
+    ]
+    if len(parts) == 1:
+        return parts[0]
+    return BulkResult(*(_concat([getattr(p, k) for p in parts]) for k in
+                        ("hits", "coverage", "rivers")))
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    nonempty = [f for f in frames if len(f)]
+    return pd.concat(nonempty, ignore_index=True) if nonempty else frames[0]
+
+
+def _screen_chunk(
+    geoms: NDArray[np.object_],
+    labels: NDArray[np.object_],
+    keep: Ints,
+    index: LayerIndex,
+    bands: tuple[float, ...],
+    reach: float,
+    wanted: set[str] | None,
+) -> BulkResult:
+    prepared = _Sites(geoms[keep].copy())
     frames: list[pd.DataFrame] = []
     coverage: list[pd.DataFrame] = []
     rivers: list[pd.DataFrame] = []
@@ -184,9 +238,10 @@ def screen_many(
     river_frame = pd.concat(rivers, ignore_index=True) if rivers else pd.DataFrame()
     if len(river_frame):
         river_frame["site_index"] = labels[keep[river_frame["site_index"].to_numpy()]]
-    hits.attrs["coverage"] = pd.concat(coverage, ignore_index=True) if coverage else pd.DataFrame()
-    hits.attrs["rivers"] = river_frame
-    return hits
+    cov_frame = pd.concat(coverage, ignore_index=True) if coverage else pd.DataFrame(
+        {c: pd.Series(dtype=object) for c in ("site_index", "layer", "status", "covered_share")}
+    )
+    return BulkResult(hits, cov_frame, river_frame)
 
 
 def _coverage(sites: _Sites, layer: VectorLayer) -> tuple[Floats | None, pd.DataFrame | None]:

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pyproj
 import shapely
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
@@ -77,7 +78,7 @@ class SiteFrame:
     """A site in the local equal-area projection, shared by every layer's measures."""
 
     site: Site
-    tr: object
+    tr: pyproj.Transformer
     local: BaseGeometry
     area_local: float
     length_local: float
@@ -332,8 +333,12 @@ def screen_many(
     buffers_m: Sequence[float] | None = DEFAULT_BUFFERS_M,
     search_m: float | None = None,
     layers: Iterable[str] | None = None,
+    *,
+    chunk_size: int = 100_000,
 ) -> object:
     """Bulk screening of a GeoDataFrame of sites; see ``zoning.bulk.screen_many``."""
     from zoning.bulk import screen_many as bulk_screen_many
 
-    return bulk_screen_many(sites, index, buffers_m, search_m, layers)  # type: ignore[arg-type]
+    return bulk_screen_many(
+        sites, index, buffers_m, search_m, layers, chunk_size=chunk_size  # type: ignore[arg-type]
+    )

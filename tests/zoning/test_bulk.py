@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import shapely
 
+from zoning.bulk import screen_many_full
 from zoning.errors import InvalidGeometryError
 from zoning.index import LayerIndex
 from zoning.screen import screen, screen_many
@@ -60,12 +61,16 @@ def test_bulk_equals_single(index: LayerIndex, buffers: tuple[float, ...]) -> No
 
 def test_bulk_rivers_and_coverage(index: LayerIndex) -> None:
     sites = _sites()
-    bulk = screen_many(sites, index)
-    cov = bulk.attrs["coverage"]
+    bulk = screen_many_full(sites, index, chunk_size=5)  # several chunks
+    cov = bulk.coverage
     straddle = cov[(cov["site_index"] == 105) & (cov["layer"] == "national_park")]
     assert straddle["status"].tolist() == ["no_data"]
     assert 0 < straddle["covered_share"].iloc[0] < 1
-    rivers = bulk.attrs["rivers"]
+    key = ["site_index", "layer", "feature_id", "relation"]
+    chunked = bulk.hits.sort_values(key).reset_index(drop=True)
+    whole = screen_many(sites, index).sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(chunked, whole, check_exact=False, rtol=1e-9)
+    rivers = bulk.rivers
     for label, geom in sites.geometry.items():
         single = screen(Site.from_geometry(geom, "EPSG:4490"), index).rivers
         mine = rivers[rivers["site_index"] == label]
