@@ -59,8 +59,13 @@ def default_manifests(raw_dir: Path | str) -> list[Path]:
     return sorted(Path(raw_dir).glob("*/manifest.yaml"))
 
 
-def build(manifests: list[Path], out_dir: Path | str, progress: Progress | None = None) -> BuildResult:
-    """Build every layer of ``manifests`` into ``out_dir``; on error ``out_dir`` is left untouched."""
+def build(
+    manifests: list[Path], out_dir: Path | str, progress: Progress | None = None, force: bool = False
+) -> BuildResult:
+    """Build every layer of ``manifests`` into ``out_dir``; on error ``out_dir`` is left untouched.
+
+    ``force`` rebuilds every layer even when its fingerprint is unchanged.
+    """
     started = time.perf_counter()
     out_dir = Path(out_dir).absolute()
     if not manifests:
@@ -68,7 +73,7 @@ def build(manifests: list[Path], out_dir: Path | str, progress: Progress | None 
     loaded = load_manifests(list(manifests))
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive(out_dir, progress):
-        return _build_locked(loaded, out_dir, started, progress)
+        return _build_locked(loaded, out_dir, started, progress, force)
 
 
 @contextmanager
@@ -89,9 +94,10 @@ def _exclusive(out_dir: Path, progress: Progress | None) -> Iterator[None]:
 
 
 def _build_locked(
-    loaded: list[LayerManifest], out_dir: Path, started: float, progress: Progress | None
+    loaded: list[LayerManifest], out_dir: Path, started: float, progress: Progress | None, force: bool
 ) -> BuildResult:
     previous = _previous_build(out_dir)
+    reusable = {} if force else previous
     work = out_dir.parent / f".{out_dir.name}.building-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     (work / LAYERS_DIR).mkdir(parents=True)
@@ -103,7 +109,7 @@ def _build_locked(
         for manifest in loaded:
             for spec in manifest.layers:
                 fp = fingerprint(manifest, spec)
-                reused = _reuse(previous, spec.id, fp, out_dir, work)
+                reused = _reuse(reusable, spec.id, fp, out_dir, work)
                 if reused is not None:
                     entry, layer_report = reused
                     if progress:
@@ -244,7 +250,7 @@ def _replace_contents(work: Path, out_dir: Path) -> None:
             continue
         shutil.rmtree(child) if child.is_dir() else child.unlink()
     for child in work.iterdir():
-        os.replace(child, out_dir / child.name)
+        shutil.move(child, out_dir / child.name)  # may cross devices (the volume's mount point)
     work.rmdir()
 
 

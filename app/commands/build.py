@@ -20,6 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="manifest to build (repeatable; default: every data/raw/*/manifest.yaml)",
     )
     p.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: $ZONING_DATA_DIR or data/processed)")
+    p.add_argument("--force", action="store_true", help="rebuild every layer, even unchanged ones")
     p.add_argument("--quiet", action="store_true", help="print only the summary table")
     p.set_defaults(func=run)
 
@@ -33,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or settings.data_dir  # ZoningSettings reads $ZONING_DATA_DIR
     console = make_console()
     progress = None if args.quiet else (lambda msg: console.print(f"[dim]{msg}[/dim]", highlight=False))
-    result = build(list(manifests), out, progress=progress)
+    result = build(list(manifests), out, progress=progress, force=args.force)
     print_report(result.report, console)
     console.print(f"wrote {len(result.catalog.layers)} layers to {result.out_dir}", highlight=False)
     return 0

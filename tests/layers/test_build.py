@@ -136,6 +136,7 @@ def test_unchanged_layers_are_skipped_and_changes_rebuilt(park: Path, raw_dir: P
     assert first.report.layers[0].outcome == "built"
     again = build([park], out)
     assert again.report.layers[0].outcome == "unchanged"
+    assert build([park], out, force=True).report.layers[0].outcome == "built"
     assert again.catalog.get("t_park") == first.catalog.get("t_park")
     verify_catalog(out)
     # Touching the source content forces a rebuild.
