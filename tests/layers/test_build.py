@@ -265,7 +265,10 @@ def test_concurrent_builds_of_one_folder_wait_for_each_other(park: Path, tmp_pat
         fcntl.flock(held, fcntl.LOCK_EX)
         worker = threading.Thread(target=build, args=([park], out), kwargs={"progress": messages.append})
         worker.start()
-        time.sleep(0.5)
+        deadline = time.monotonic() + 60
+        while not messages and time.monotonic() < deadline:  # until the worker reached the lock
+            time.sleep(0.05)
+        time.sleep(0.2)
         assert not out.exists() and worker.is_alive()
         fcntl.flock(held, fcntl.LOCK_UN)
     worker.join(timeout=60)
