@@ -45,8 +45,8 @@ def _spec(args: argparse.Namespace):
     from zoning.batch.screener import DEFAULT_FACTORY, ScreenerSpec
     from zoning.errors import ZoningError
 
-    if args.screener:
-        return ScreenerSpec(args.screener, {})
+    if args.screener:  # another factory (tests, spatial-only runs); gets --data when given
+        return ScreenerSpec(args.screener, {"data_dir": str(args.data.resolve())} if args.data else {})
     try:
         buffers = [float(b) for b in args.buffers.split(",") if b.strip()]
     except ValueError as exc:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import geopandas as gpd
 import pandas as pd
@@ -145,16 +146,23 @@ def inspect_input(path: Path | str, layer: str | None = None) -> InputInfo:
     return InputInfo(path, "vector", total_rows=count, crs=info.get("crs"))
 
 
-def _xlsx_rows(path: Path) -> int | None:
-    from openpyxl import load_workbook
+def _first_sheet(path: Path) -> Any:
+    """The first worksheet through calamine (Rust): an order of magnitude faster than openpyxl.
 
-    with path.open("rb") as fh:  # a file object: openpyxl would refuse a renamed .xlsx by its name
-        wb = load_workbook(fh, read_only=True, data_only=True)
+    Opened from a file object so a renamed workbook (``.csv`` that is really ``.xlsx``) works.
+    """
+    from python_calamine import CalamineWorkbook
+
+    with path.open("rb") as fh:
         try:
-            ws = wb.worksheets[0]
-            return max(ws.max_row - 1, 0) if ws.max_row else None
-        finally:
-            wb.close()
+            return CalamineWorkbook.from_filelike(fh).get_sheet_by_index(0)
+        except Exception as exc:  # calamine raises its own error types for damaged files
+            raise ZoningError(f"{path.name}: cannot read the workbook ({exc})", field="file",
+                              hint="save it again as .xlsx from Excel or WPS") from exc
+
+
+def _xlsx_rows(path: Path) -> int | None:
+    return max(_first_sheet(path).height - 1, 0)
 
 
 def iter_chunks(info: InputInfo, chunk_rows: int, layer: str | None = None) -> Iterator[pd.DataFrame]:
@@ -188,46 +196,38 @@ def _csv_chunks(info: InputInfo, chunk_rows: int) -> Iterator[pd.DataFrame]:
 
 def _cell_text(value: object) -> str:
     """Spreadsheet cells as text, numbers without a spurious '.0' (ids, codes stay intact)."""
-    if value is None:
+    if value is None or value == "":
         return ""
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     return str(value)
 
 
 def _xlsx_chunks(info: InputInfo, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    from openpyxl import load_workbook
-
-    fh = info.path.open("rb")
-    wb = load_workbook(fh, read_only=True, data_only=True)
-    try:
-        rows = wb.worksheets[0].iter_rows(values_only=True)
-        header: list[str] | None = None
-        for values in rows:
-            if any(v not in (None, "") for v in values):
-                header = [_cell_text(v).strip() or f"column_{i + 1}" for i, v in enumerate(values)]
-                break
-        if header is None:
-            raise ZoningError(
-                f"{info.path.name}: the first sheet is empty", field="file", hint="put a header row first"
-            )
-        width = len(header)
-        buf: list[list[str]] = []
-        for values in rows:
-            cells = [_cell_text(v) for v in values[:width]]
-            cells += [""] * (width - len(cells))
-            buf.append(cells)
-            if len(buf) >= chunk_rows:
-                yield pd.DataFrame(buf, columns=header, dtype=str)
-                buf = []
-        # Trailing blank rows are formatting, not data: Excel reports them in max_row.
-        while buf and not any(buf[-1]):
-            buf.pop()
-        if buf:
+    rows = _first_sheet(info.path).iter_rows()
+    header: list[str] | None = None
+    for values in rows:
+        if any(v not in (None, "") for v in values):
+            header = [_cell_text(v).strip() or f"column_{i + 1}" for i, v in enumerate(values)]
+            break
+    if header is None:
+        raise ZoningError(f"{info.path.name}: the first sheet is empty", field="file", hint="put a header row first")
+    width = len(header)
+    buf: list[list[str]] = []
+    for values in rows:
+        cells = [_cell_text(v) for v in values[:width]]
+        cells += [""] * (width - len(cells))
+        buf.append(cells)
+        if len(buf) >= chunk_rows:
             yield pd.DataFrame(buf, columns=header, dtype=str)
-    finally:
-        wb.close()
-        fh.close()
+            buf = []
+    # Trailing blank rows are formatting, not data: Excel counts them in the sheet's size.
+    while buf and not any(buf[-1]):
+        buf.pop()
+    if buf:
+        yield pd.DataFrame(buf, columns=header, dtype=str)
 
 
 def _vector_chunks(info: InputInfo, chunk_rows: int, layer: str | None) -> Iterator[pd.DataFrame]:

@@ -14,6 +14,7 @@ import importlib
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -136,13 +137,15 @@ class ApiScreener(SpatialScreener):
 
         self.rulebook = load_rulebook()
         self.as_of = as_of or date.today()
+        self._screen_sites: Callable[..., Any] | None
         try:
             from zoning.api import screen_sites
+
+            self._screen_sites = screen_sites
         except ImportError:
             log.warning("zoning.api.screen_sites is not available: batch results carry spatial "
                         "columns only, no verdicts")
-            screen_sites = None
-        self._screen_sites = screen_sites
+            self._screen_sites = None
         self.version = json.dumps({"spatial": self.version, "rulebook": str(self.rulebook.version),
                                    "as_of": self.as_of.isoformat()}, sort_keys=True)
 

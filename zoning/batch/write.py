@@ -1,7 +1,7 @@
 """Write a finished batch (its parts) as CSV, XLSX, GeoJSON or GeoPackage, streaming part by part.
 
 Why streaming: the parts of a 5-million-row run do not fit in memory together, so every writer
-appends one part at a time (CSV/GeoJSON as text, XLSX through openpyxl's write-only mode,
+appends one part at a time (CSV/GeoJSON as text, XLSX through XlsxWriter's constant-memory mode,
 GeoPackage through pyogrio's append).
 """
 
@@ -54,8 +54,8 @@ def _write_csv(store: PartStore, manifest: dict[str, Any], path: Path, title: di
 
 
 def _xlsx_value(v: Any) -> Any:
-    """openpyxl accepts str/number/bool/None; pandas NA and numpy scalars are converted."""
-    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+    """Plain str/number/bool/None for the writer: NA/NaN/inf become blank cells."""
+    if v is None or v is pd.NA or (isinstance(v, float) and not np.isfinite(v)):
         return None
     if isinstance(v, np.generic):
         return v.item()
@@ -65,16 +65,18 @@ def _xlsx_value(v: Any) -> Any:
 
 
 def _sheet(wb: Any, name: str, header: list[str], frames: Any, n_rows: int) -> None:
-    from openpyxl.utils import get_column_letter
-
-    ws = wb.create_sheet(name)
-    ws.freeze_panes = "A2"
+    """One sheet: header, rows streamed part by part, frozen header row, autofilter."""
+    ws = wb.add_worksheet(name)
+    bold = wb.add_format({"bold": True})
+    ws.write_row(0, 0, header, bold)
+    ws.freeze_panes(1, 0)
     if header:
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(header))}{max(n_rows, 0) + 1}"
-    ws.append(header)
+        ws.autofilter(0, 0, max(n_rows, 1), len(header) - 1)
+    r = 1
     for df in frames:
         for row in df.itertuples(index=False, name=None):
-            ws.append([_xlsx_value(v) for v in row])
+            ws.write_row(r, 0, [_xlsx_value(v) for v in row])
+            r += 1
 
 
 def _summary_rows(store: PartStore, manifest: dict[str, Any], title: dict[str, Any]) -> list[list[Any]]:
@@ -96,9 +98,11 @@ def _summary_rows(store: PartStore, manifest: dict[str, Any], title: dict[str, A
 
 def _write_xlsx(store: PartStore, manifest: dict[str, Any], path: Path, title: dict[str, Any]) -> None:
     """Results first (one row per input row), then hits (site × zone), then a summary sheet."""
-    from openpyxl import Workbook
+    import xlsxwriter
 
-    wb = Workbook(write_only=True)
+    # constant_memory: rows are flushed as written, so a million-row sheet needs little memory.
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_urls": False,
+                                         "strings_to_formulas": False, "strings_to_numbers": False})
     totals = store.totals(manifest)
     res_cols = [c for c in store.unified_schema(manifest, "results").names if c != "geometry"]
     _sheet(wb, "results", res_cols, store.iter_frames(manifest, "results", geometry=False), totals["rows"])
@@ -106,7 +110,7 @@ def _write_xlsx(store: PartStore, manifest: dict[str, Any], path: Path, title: d
     _sheet(wb, "hits", hit_cols or ["row"], store.iter_frames(manifest, "hits", geometry=False), totals["hits"])
     summary = _summary_rows(store, manifest, title)
     _sheet(wb, "summary", summary[0], [pd.DataFrame(summary[1:])], len(summary) - 1)
-    wb.save(path)
+    wb.close()
 
 
 def _write_geojson(store: PartStore, manifest: dict[str, Any], path: Path, title: dict[str, Any]) -> None:
