@@ -20,7 +20,7 @@ import numpy as np
 import shapely
 
 from zoning.errors import InvalidGeometryError, ZoningError
-from zoning.index import LayerIndex
+from zoning.index import LayerIndex, RasterLayer, VectorLayer
 from zoning.result import ScreeningResult, Versions
 from zoning.rules import Rulebook, evaluate
 from zoning.rules.models import ProjectSpec
@@ -346,8 +346,9 @@ def _decide_situation(
         )
     gaps = {r["layer"]: r for r in site_coverage or []}
     coverage = []
-    for layer_id, layer in {**index.vectors, **index.rasters}.items():
-        kind = layer.entry.kind
+    sources: dict[str, VectorLayer | RasterLayer] = {**index.vectors, **index.rasters}
+    for layer_id, source in sources.items():
+        kind = source.entry.kind
         gap = gaps.get(layer_id)
         coverage.append(
             LayerCoverage(

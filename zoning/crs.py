@@ -127,7 +127,7 @@ def _gauss_kruger(crs: pyproj.CRS) -> GaussKruger | None:
     params = {p.name: p.value for p in op.params}
     cm = params.get("Longitude of natural origin")
     fe = params.get("False easting")
-    if cm is None or fe is None:
+    if not isinstance(cm, int | float) or not isinstance(fe, int | float):
         return None
     zone = round((fe - 500000.0) / 1e6) if fe >= 1e6 else None
     width: int | None = None

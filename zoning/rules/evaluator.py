@@ -44,9 +44,13 @@ _CONF = {"H": 0, "M": 1, "U": 2, None: 3}
 class SpatialLike(Protocol):
     """What the evaluator reads from ``zoning.result.SpatialResult`` (or any look-alike)."""
 
-    hits: Sequence[Hit]
-    coverage: Sequence[LayerCoverage]
-    rivers: Sequence[RiverDistance]
+    # Read-only properties so that list-typed models (SpatialResult) satisfy the protocol.
+    @property
+    def hits(self) -> Sequence[Hit]: ...
+    @property
+    def coverage(self) -> Sequence[LayerCoverage]: ...
+    @property
+    def rivers(self) -> Sequence[RiverDistance]: ...
 
 
 @dataclass(frozen=True)
@@ -536,8 +540,10 @@ def _decide(
     )
     superseded = [r.id for r, o in outcomes if o.status == "superseded"]
     exceptions = [
-        o.finding.rule_id for _, o in decisive if o.finding.effect == "permitted_exception"
-    ]  # type: ignore[union-attr]
+        o.finding.rule_id
+        for _, o in decisive
+        if o.finding is not None and o.finding.effect == "permitted_exception"
+    ]
     scope = (
         "No project type was given, so findings are zone-level: the verdict is the strictest "
         "effect any rule sets here for some kind of project. "
@@ -589,11 +595,12 @@ def _decide(
         return "restricted", Governing(rule_id=f.rule_id, why=why + tail)
     if no_data_rules:
         first = no_data_rules[0]
+        top_finding = top[1].finding if top else None
         found = (
-            f" Findings so far: strongest {top[1].finding.effect} ({top[1].finding.rule_id})."
-            if top
+            f" Findings so far: strongest {top_finding.effect} ({top_finding.rule_id})."
+            if top_finding is not None
             else ""
-        )  # type: ignore[union-attr]
+        )
         why = (
             f"{scope}Relevant data is missing at the site ({', '.join(missing)}); rules "
             f"{', '.join(no_data_rules[:8])}{' …' if len(no_data_rules) > 8 else ''} cannot be "
