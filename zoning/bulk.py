@@ -330,7 +330,11 @@ def _intersecting(sites: _Sites, layer: VectorLayer, si: Ints, fi: Ints) -> pd.D
     measured = stype != 0  # points: nothing to measure
     if measured.any():
         m = np.flatnonzero(measured)
-        pieces = shapely.intersection(sites.geoms[si[m]], layer.geoms[fi[m]])
+        s_geoms, f_geoms = sites.geoms[si[m]], layer.geoms[fi[m]]
+        covers = shapely.covers(f_geoms, s_geoms)  # prepared features: no overlay needed
+        pieces = s_geoms.copy()
+        if (~covers).any():
+            pieces[~covers] = shapely.intersection(s_geoms[~covers], f_geoms[~covers])
         local = sites.project(pieces, si[m])
         a = np.asarray(shapely.area(local), dtype="float64")
         ln = np.asarray(shapely.length(local), dtype="float64")

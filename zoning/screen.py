@@ -207,7 +207,7 @@ def layer_hits(
     hits: list[Hit] = []
     rows_i = cand[inter]
     if rows_i.size:
-        pieces = shapely.intersection(site.geometry, layer.geoms[rows_i])
+        pieces = overlap_pieces(site.geometry, layer.geoms[rows_i])
         pieces_local = measure.project(pieces, frame.tr)
         area, ratio, length, share = overlap_measures(
             site.geom_type, frame.area_local, frame.length_local, pieces_local,
@@ -237,6 +237,22 @@ def layer_hits(
                 _hit(layer, int(row), "within_buffer", attrs[k], distance_m=float(d), band_m=band)
             )
     return hits
+
+
+def overlap_pieces(site_geom: BaseGeometry, feats: NDArray[np.object_]) -> NDArray[np.object_]:
+    """site ∩ feature for each feature, skipping the overlay where a feature covers the site.
+
+    Admin units, basins and large zones usually contain a small site outright; a prepared
+    ``covers`` test answers that in microseconds, while an overlay with a province outline
+    costs milliseconds.
+    """
+    covers = shapely.covers(feats, site_geom)  # features are prepared
+    pieces = np.empty(len(feats), dtype=object)
+    pieces[covers] = site_geom
+    rest = ~covers
+    if rest.any():
+        pieces[rest] = shapely.intersection(site_geom, feats[rest])
+    return pieces
 
 
 def distances_to(
@@ -277,7 +293,7 @@ def river_distances(frame: SiteFrame, layer: VectorLayer, reach: float) -> list[
     _, first = np.unique(keys[order], return_index=True)
     nearest = order[np.sort(first)]
     return [
-        RiverDistance(
+        RiverDistance.model_construct(
             layer=layer.id,
             river=str(river[k]),
             level=level[k],
@@ -309,7 +325,9 @@ def _hit(
     band_m: float | None = None,
     share: float | None = None,
 ) -> Hit:
-    return Hit(
+    # model_construct: every value is built here with the right type; skipping validation
+    # saves ~10 µs per hit, which matters at dozens of hits per request
+    return Hit.model_construct(
         layer=layer.id,
         layer_kind=layer.kind,
         feature_id=str(layer.feature_id[row]),

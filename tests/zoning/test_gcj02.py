@@ -62,7 +62,7 @@ def test_offset_size_is_hundreds_of_metres() -> None:
     assert 100 < _metres((101.78, 36.62), (float(lon), float(lat))) < 1000
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     st.floats(min_value=73.6, max_value=134.7),
     st.floats(min_value=18.2, max_value=53.5),

@@ -45,7 +45,7 @@ def test_units() -> None:
     assert abs(measure.M2_PER_MU - 2000 / 3) < 1e-9
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(
     lon=st.floats(74, 134),
     lat=st.floats(18, 53),
@@ -61,7 +61,7 @@ def test_area_within_0_1_percent_of_geod(lon: float, lat: float, w: float, h: fl
     assert measure.geodesic_area_m2(poly) == pytest.approx(geod_area(poly), rel=1e-3)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     lon=st.floats(74, 134),
     lat=st.floats(18, 53),

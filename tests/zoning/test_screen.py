@@ -206,7 +206,7 @@ def test_results_invariant_under_input_crs(index: LayerIndex) -> None:
                 assert h1.overlap_area_m2 == pytest.approx(h0.overlap_area_m2, rel=1e-5)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     lon=st.floats(101.55, 101.9),
     lat=st.floats(36.45, 36.7),
