@@ -134,9 +134,13 @@ def build_parks(layer: R.ParksLayer, data: RealData, built: Built) -> list[Featu
             ext_notes = {id(p): n for (members, _), n in zip(groups, notes, strict=True) for p, _ in members}
         else:
             assert lake_spec is not None, f"{park.park}: lake_buffer_m extent needs a lake_buffer part"
-            d = ext.value if ext.fixed else bisect(
-                lambda d, ls=lake_spec: area_km2(_lake_region(data, ls, d)), 0, 80000,
-                ext.target_km2 or 0, steps=18, increasing=True)
+            spec: R.LakeBuffer = lake_spec
+
+            def lake_km2(dist: float, spec: R.LakeBuffer = spec) -> float:
+                return area_km2(_lake_region(data, spec, dist))
+
+            d = (ext.value or 0.0) if ext.fixed else bisect(
+                lake_km2, 0, 80000, ext.target_km2 or 0, steps=18, increasing=True)
             extents = [(parts_base[0][0], _minus(data.tidy(_lake_region(data, lake_spec, d)), taken))]
             ext_notes = {id(parts_base[0][0]): f"{lake_spec.lake} plus {(d or 0) / 1000:.1f} km" + (
                 f" inside the {lake_spec.within_basin} basin" if lake_spec.within_basin else "") + (
