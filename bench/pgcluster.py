@@ -190,4 +190,3 @@ def cpu_seconds(pids: list[int], reaped_children_of: int | None = None) -> float
         if pid == reaped_children_of:
             total += int(fields[13]) + int(fields[14])
     return total / tick
-

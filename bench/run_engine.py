@@ -172,12 +172,25 @@ def main(argv: list[str] | None = None) -> int:
         "--render-only", action="store_true",
         help="re-render the report from the last run's folder (e.g. after editing bench/notes.md)",
     )  # fmt: skip
+    parser.add_argument(
+        "--append-quick", action="store_true",
+        help="with --render-only: append the last quick run's tables to the full report",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
     run_dir = OUT / f"run-{mode}"
     if args.render_only:
         meta = json.loads((run_dir / "meta.json").read_text())
-        return _emit(build_context(run_dir, meta, args.reference), args.no_doc)
+        text = render(build_context(run_dir, meta, args.reference))
+        quick_dir = OUT / "run-quick"
+        if args.append_quick and mode == "full" and (quick_dir / "meta.json").exists():
+            quick = build_context(
+                quick_dir, json.loads((quick_dir / "meta.json").read_text()), args.reference
+            )
+            quick["notes"] = ""
+            body = render(quick).split("\n", 1)[1]
+            text += "\n---\n\n# Appendix: the last `--quick` run (10× smaller set)\n" + body
+        return _emit_text(text, args.no_doc)
 
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     spec = synth.QUICK if args.quick else synth.PROVINCE
@@ -222,7 +235,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _emit(context: dict[str, Any], no_doc: bool) -> int:
-    text = render(context)
+    return _emit_text(render(context), no_doc)
+
+
+def _emit_text(text: str, no_doc: bool) -> int:
     if no_doc:
         print(text)
     else:
