@@ -139,7 +139,7 @@ class Cluster:
         if pid is not None:
             try:
                 os.kill(pid, signal.SIGINT)
-                for _ in range(300):
+                for _ in range(1200):  # fast shutdown can take long on a loaded machine
                     os.kill(pid, 0)
                     time.sleep(0.1)
             except ProcessLookupError:
