@@ -114,10 +114,14 @@ class LayerIndex:
             catalog = open_catalog(folder, verify=verify)
             vectors: dict[str, VectorLayer] = {}
             rasters: dict[str, RasterLayer] = {}
+            coverages: dict[str, BaseGeometry | None] = {}  # layers of a region share one file
             for entry in catalog.layers:
-                coverage = load_coverage(folder, entry)
-                if coverage is not None:
-                    shapely.prepare(coverage)
+                key = entry.coverage or ""
+                if key not in coverages:
+                    coverages[key] = load_coverage(folder, entry)
+                    if coverages[key] is not None:
+                        shapely.prepare(coverages[key])
+                coverage = coverages[key]
                 if entry.geometry_type == "raster":
                     path = folder / entry.path
                     try:
@@ -204,10 +208,13 @@ def _extent(
     Used only to recognise swapped lon/lat, so a rough extent is enough.
     """
     parts: list[BaseGeometry] = []
+    seen: set[int] = set()
     for entry in catalog.layers:
         layer = vectors.get(entry.id) or rasters.get(entry.id)
         if layer is not None and layer.coverage is not None:
-            parts.append(layer.coverage)
+            if id(layer.coverage) not in seen:  # shared coverage objects: union each once
+                seen.add(id(layer.coverage))
+                parts.append(layer.coverage)
         elif entry.feature_count or entry.geometry_type == "raster":
             parts.append(shapely.box(*entry.bbox))
     if not parts:
