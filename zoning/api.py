@@ -179,11 +179,13 @@ def screen_sites(
     """
     import pandas as pd
 
-    from zoning.bulk import screen_many
+    from zoning.bulk import screen_many_full
 
     buffers = tuple(buffers_m or DEFAULT_BUFFERS_M)
     when = as_of or today or date.today()
-    hits = screen_many(sites, index, buffers, search_m=search_reach_m(buffers, rulebook))
+    bulk = screen_many_full(sites, index, buffers, search_m=search_reach_m(buffers, rulebook))
+    hits = bulk.hits
+    hits.attrs.update(coverage=bulk.coverage, rivers=bulk.rivers)  # read by _situation_keys
     labels = sites.index
     types = (
         pd.Series(project_types, index=labels).astype(object).where(lambda s: s.notna(), None)
@@ -194,8 +196,8 @@ def screen_sites(
     keys = _situation_keys(hits, index, rulebook, labels, types)
     decided: dict[str, dict[str, Any]] = {}
     first_site = keys.groupby(keys, sort=False).head(1)
-    coverage = hits.attrs.get("coverage", pd.DataFrame())
-    rivers = hits.attrs.get("rivers", pd.DataFrame())
+    coverage = bulk.coverage
+    rivers = bulk.rivers
     # Only the first site of each situation is evaluated: split just those sites' rows.
     by_site = _records_by_site(hits, first_site.index)
     cov_by_site = _records_by_site(coverage, first_site.index)
@@ -218,6 +220,7 @@ def screen_sites(
     summary["as_of"] = when.isoformat()
     summary["data_version"] = index.version
     summary["rulebook_version"] = rulebook.version
+    hits.attrs.clear()  # frames in attrs would make pd.concat of per-chunk results raise
     return summary, hits
 
 
