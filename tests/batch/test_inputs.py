@@ -136,3 +136,11 @@ def test_projected_gis_input_is_reprojected(tmp_path: Path, options: BatchOption
     pyogrio.write_dataframe(gdf, src)
     got = _screen_csv(src, tmp_path, options)
     assert list(got["verdict"]) == ["prohibited", "prohibited", "clear"]
+
+
+def test_ragged_csv_is_a_clear_error(tmp_path: Path, options: BatchOptions) -> None:
+    src = tmp_path / "ragged.csv"
+    src.write_text("经度,纬度\n101.1,36.1\n101.2,36.2,extra,cells\n", encoding="utf-8")
+    with pytest.raises(ZoningError, match="malformed CSV") as info:
+        run_batch(src, tmp_path / "out.csv", options)
+    assert info.value.field == "file"

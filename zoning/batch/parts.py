@@ -135,16 +135,20 @@ class PartStore:
             return pa.schema([])
         return pa.unify_schemas(schemas, promote_options="permissive")
 
-    def iter_frames(self, manifest: dict[str, Any], what: str, *,
-                    geometry: bool = True) -> Iterator[pd.DataFrame]:
-        """Each part in chunk order as a DataFrame with every column of the unified schema."""
+    def iter_tables(self, manifest: dict[str, Any], what: str) -> Iterator[pa.Table]:
+        """Each part in chunk order as an Arrow table with every column of the unified schema."""
         schema = self.unified_schema(manifest, what)
         for i in self.chunk_ids(manifest):
             table = pq.read_table(self.part_path(i, what))
             for name in schema.names:
                 if name not in table.column_names:
                     table = table.append_column(name, pa.nulls(len(table), schema.field(name).type))
-            table = table.select(schema.names).cast(schema)
+            yield table.select(schema.names).cast(schema)
+
+    def iter_frames(self, manifest: dict[str, Any], what: str, *,
+                    geometry: bool = True) -> Iterator[pd.DataFrame]:
+        """Each part in chunk order as a DataFrame with every column of the unified schema."""
+        for table in self.iter_tables(manifest, what):
             df = table.to_pandas()
             if "geometry" in df.columns:
                 if geometry:

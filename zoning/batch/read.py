@@ -189,7 +189,17 @@ def _csv_chunks(info: InputInfo, chunk_rows: int) -> Iterator[pd.DataFrame]:
         skipinitialspace=True,
     )
     with reader:
-        for chunk in reader:
+        while True:
+            try:
+                chunk = next(reader)
+            except StopIteration:
+                return
+            except pd.errors.ParserError as exc:  # a ragged line: no row can be attributed safely
+                raise ZoningError(
+                    f"{info.path.name}: malformed CSV ({exc})",
+                    field="file",
+                    hint="every line needs as many fields as the header; quote cells that contain the delimiter",
+                ) from exc
             chunk.columns = [str(c).strip() for c in chunk.columns]
             yield chunk.reset_index(drop=True)
 

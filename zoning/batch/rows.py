@@ -101,9 +101,19 @@ class _Errors:
         return pd.isna(self.msg)
 
 
-def _fmt_pairs(template: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-specific messages (only built for failing rows by the caller's mask)."""
-    return np.array([template.format(x, y) for x, y in zip(a, b, strict=True)], dtype=object)
+@dataclass(frozen=True)
+class _Pairs:
+    """A row-specific message, formatted only for the rows that fail (not for the whole chunk)."""
+
+    template: str
+    a: np.ndarray
+    b: np.ndarray
+
+    def render(self, mask: np.ndarray) -> list[str]:
+        return [self.template.format(x, y) for x, y in zip(self.a[mask], self.b[mask], strict=True)]
+
+
+_fmt_pairs = _Pairs
 
 
 def _row_crs(raw: pd.DataFrame, roles: ColumnRoles | None, default: str | None, n: int) -> np.ndarray:
@@ -153,9 +163,13 @@ def _points(raw: pd.DataFrame, roles: ColumnRoles, crs_text: np.ndarray, err: _E
         sub = np.full(len(x), None, dtype=object)
         ok_sub = np.ones(len(x), dtype=bool)
 
-        def flag(mask: np.ndarray, msg: np.ndarray | str, ok_sub=ok_sub, sub=sub) -> None:
+        def flag(mask: np.ndarray, msg: _Pairs | str, ok_sub=ok_sub, sub=sub) -> None:
             m = mask & ok_sub
-            if isinstance(msg, str):
+            if not m.any():
+                return
+            if isinstance(msg, _Pairs):
+                sub[m] = msg.render(m)
+            elif isinstance(msg, str):
                 sub[m] = msg
             else:
                 sub[m] = msg[m]

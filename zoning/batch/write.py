@@ -7,6 +7,7 @@ GeoPackage through pyogrio's append).
 
 from __future__ import annotations
 
+import codecs
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -43,14 +44,27 @@ def write_output(store: PartStore, manifest: dict[str, Any], path: Path, fmt: Ou
 
 
 def _write_csv(store: PartStore, manifest: dict[str, Any], path: Path, title: dict[str, Any]) -> None:
-    """UTF-8 with BOM: Excel (and WPS) then show Chinese headers and names correctly."""
-    first = True
-    with path.open("w", encoding="utf-8-sig", newline="") as fh:
-        for df in store.iter_frames(manifest, "results", geometry=False):
-            df.to_csv(fh, index=False, header=first)
-            first = False
-        if first:
-            fh.write(",".join(store.unified_schema(manifest, "results").names or ["row", "status", "error"]) + "\n")
+    """UTF-8 with BOM (Excel and WPS then show Chinese correctly), written by Arrow's CSV writer."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    options = pacsv.WriteOptions(include_header=True, quoting_style="needed")
+    sink = pa.OSFile(str(path), "wb")
+    try:
+        sink.write(codecs.BOM_UTF8)
+        writer = None
+        for table in store.iter_tables(manifest, "results"):
+            if "geometry" in table.column_names:
+                table = table.drop_columns(["geometry"])
+            if writer is None:
+                writer = pacsv.CSVWriter(sink, table.schema, write_options=options)
+            writer.write_table(table)
+        if writer is None:  # no rows at all: a header of the base columns
+            sink.write(b"row,status,error\n")
+        else:
+            writer.close()
+    finally:
+        sink.close()
 
 
 def _xlsx_value(v: Any) -> Any:
