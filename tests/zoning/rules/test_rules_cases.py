@@ -13,8 +13,8 @@ from datetime import date
 from typing import Any
 
 import pytest
-from _rules_helpers import GUIZHOU, QINGHAI, hit, spatial
 
+from tests.zoning.rules._rules_helpers import GUIZHOU, QINGHAI, hit, spatial
 from zoning.result import Hit
 from zoning.rules import ProjectSpec, evaluate
 

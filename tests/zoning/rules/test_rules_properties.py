@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from _rules_helpers import GUIZHOU, QINGHAI, hit, spatial
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from layers.kinds import load_kinds
+from tests.zoning.rules._rules_helpers import GUIZHOU, QINGHAI, hit, spatial
 from zoning.rules import ProjectSpec, evaluate, load_rulebook
 
 RB = load_rulebook()

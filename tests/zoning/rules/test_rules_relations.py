@@ -5,8 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import date
 
-from _rules_helpers import QINGHAI, hit, spatial
-
+from tests.zoning.rules._rules_helpers import QINGHAI, hit, spatial
 from zoning.rules import ProjectSpec, evaluate
 from zoning.rules.models import Rule
 
