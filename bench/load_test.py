@@ -42,11 +42,6 @@ request = function()
   end
   return wrk.format("POST", "/v1/screen", {["Content-Type"] = "application/json"}, b.body)
 end
-response = function(status, headers, body)
-  if status >= 400 then
-    errors = (errors or 0) + 1
-  end
-end
 done = function(summary, latency, requests)
   io.write(string.format("JSON{\"requests\":%%d,\"duration_us\":%%d,\"errors_connect\":%%d,\"errors_read\":%%d,\"errors_write\":%%d,\"errors_status\":%%d,\"errors_timeout\":%%d,\"p50_us\":%%d,\"p90_us\":%%d,\"p99_us\":%%d,\"max_us\":%%d}\n",
     summary.requests, summary.duration, summary.errors.connect, summary.errors.read,
