@@ -118,8 +118,8 @@ class SpatialScreener:
         site_geoms = sites.geometry
         for layer_id in pd.unique(hits.loc[inside, "layer"]):
             layer = self.index.vectors.get(layer_id)
-            if layer is None:
-                continue
+            if layer is None or layer.entry.access == "restricted":
+                continue  # a restricted boundary never leaves the server (SECURITY.md)
             rows = np.flatnonzero(inside & (hits["layer"] == layer_id).to_numpy())
             a = site_geoms.loc[hits["site_index"].to_numpy()[rows]].to_numpy()
             b = layer.geoms[hits["feature_row"].to_numpy(dtype=np.int64)[rows]]
