@@ -24,8 +24,8 @@ RESTRICTED = "national_park"
 TOKEN = {"Authorization": f"Bearer {DOWNLOAD_TOKEN}"}
 # Vertices of the restricted boundary, as they would appear in any serialisation.
 PARK_VERTEX = re.compile(r"101\.6\D{1,6}36\.5|101\.9\D{1,6}36\.8|101\.6\D{1,6}36\.8|101\.9\D{1,6}36\.5")
-# A site that crosses the park's west edge (101.6): its intersection would reveal the boundary.
-SITE_WKT = "POLYGON ((101.55 36.55, 101.65 36.55, 101.65 36.62, 101.55 36.62, 101.55 36.55))"
+# A site that crosses the park's west edge (101.6) and a public red-line square (control).
+SITE_WKT = "POLYGON ((101.55 36.55, 101.71 36.55, 101.71 36.61, 101.55 36.61, 101.55 36.55))"
 
 
 @pytest.mark.parametrize("fmt", ["geojson", "gpkg", "fgb", "shp"])
