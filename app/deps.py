@@ -213,13 +213,23 @@ class StateHolder:
             log.warning("could not tell other workers about the reload: %s", exc)
 
     def initial_load(self) -> None:
-        """Start-up load; a failure leaves the service up (healthz says why) instead of dead."""
+        """Start-up load; a failure leaves the service up (healthz says why) instead of dead.
+
+        With ``strict_startup`` a failure (or a state missing its index or rulebook) raises
+        ``StartupRefused`` instead: a server that would answer from corrupt or partial data must
+        not start at all.
+        """
         self._seen_generation = self._read_generation()
         try:
             self._state = build_state(self.settings)
         except Exception as exc:
             self._load_error = str(exc)
             log.error("initial data load failed: %s", exc)
+            if self.settings.strict_startup:
+                raise StartupRefused(f"start-up refused: {exc}") from exc
+            return
+        if self.settings.strict_startup and self._state.problems:
+            raise StartupRefused("start-up refused: " + "; ".join(self._state.problems))
 
     def reload(self, trigger: str, announce: bool = True) -> ReloadStatus:
         """Build a new state fully, then swap; on failure keep the old one and record why."""
@@ -254,6 +264,10 @@ class StateHolder:
             return None
         self._seen_generation = token  # once per announcement, even if our reload fails
         return self.reload("another worker reloaded", announce=False)
+
+
+class StartupRefused(RuntimeError):
+    """Strict start-up found bad data; the message names the file or part (see initial_load)."""
 
 
 def get_holder(request: Request) -> StateHolder:

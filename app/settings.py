@@ -25,5 +25,8 @@ class ZoningSettings(BaseSettings):
     download_token: str | None = None
     cors_origins: list[str] = []
     tile_url: str | None = None
+    # True: a failed or partial start-up load (bad checksum, unreadable file, no rulebook) stops
+    # the process with the reason instead of serving degraded. `zoning serve` turns it on.
+    strict_startup: bool = False
     # Seconds between checks of <state_dir>/reload.generation (multi-worker reload); 0 = off.
     reload_poll_seconds: float = 2.0

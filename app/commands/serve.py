@@ -1,4 +1,4 @@
-"""``zoning serve [--host H] [--port P] [--data DIR] [--workers N]``: run the HTTP service.
+"""``zoning serve [--host H] [--port P] [--data DIR] [--workers N] [--allow-degraded]``: run the service.
 
 The options are passed to the app through ``ZONING_*`` environment variables, so that every
 uvicorn worker process (which imports ``app.main:create_app`` itself) builds the same settings.
@@ -20,6 +20,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
+    p.add_argument(
+        "--allow-degraded",
+        action="store_true",
+        help="start even if the data fail their checksums or the rulebook does not load "
+        "(default: refuse; same as ZONING_STRICT_STARTUP=false)",
+    )
     p.set_defaults(func=run)
 
 
@@ -37,6 +43,10 @@ def run(args: argparse.Namespace) -> int:
         if not (data / "catalog.json").exists():
             raise SystemExit(f"zoning serve: no catalog.json in {data}: run `zoning build` first")
         os.environ["ZONING_DATA_DIR"] = str(data)
+    if args.allow_degraded:
+        os.environ["ZONING_STRICT_STARTUP"] = "false"
+    else:  # a server must not answer filings from corrupt data: refuse unless told otherwise
+        os.environ.setdefault("ZONING_STRICT_STARTUP", "true")
     configure_logging(args.log_level.upper())
     uvicorn.run(
         "app.main:create_app",
