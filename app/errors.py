@@ -8,6 +8,7 @@ responses themselves, so a new error class needs one line here and nowhere else.
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -154,7 +155,38 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+_DISK_FULL_TEXT = ("no space left on device", "database or disk is full", "disk full")
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """True if ``exc`` or an exception it was raised from reports a full disk or quota.
+
+    Why text as well as errno: SQLite (job store) and GDAL (pyogrio writers) report a full disk
+    in their own exception types, with the reason only in the message.
+    """
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if any(t in str(exc).lower() for t in _DISK_FULL_TEXT):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if is_disk_full(exc):
+        log.error("disk full on %s %s: %s", request.method, request.url.path, exc)
+        return _json(
+            507,
+            error_body(
+                "insufficient_storage",
+                "the server ran out of disk space while writing; nothing partial was kept",
+                None,
+                "retry later; operators must free space in the temp and state folders",
+            ),
+        )
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _json(
         500,

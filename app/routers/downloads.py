@@ -9,6 +9,7 @@ in a file, unlike OGC API Part 2 responses.
 
 from __future__ import annotations
 
+import errno
 import shutil
 import tempfile
 import zipfile
@@ -39,6 +40,9 @@ class DownloadFormat(StrEnum):
     fgb = "fgb"
     shp = "shp"
 
+
+#: Below this much free space in the temp folder a failed write is reported as a full disk.
+_MIN_FREE_BYTES = 8 * 1024 * 1024
 
 #: format → (GDAL driver, file extension of the download, media type)
 _FORMATS: dict[DownloadFormat, tuple[str, str, str]] = {
@@ -119,8 +123,13 @@ def _write_file(
         target = tmp / f"{entry.id}.{ext}"
         pyogrio.write_dataframe(out, target, driver=driver, layer=entry.id)
         return target, tmp
-    except Exception:
+    except Exception as exc:
+        # GDAL often reports a full disk as a follow-on error ("no such table: gpkg_contents");
+        # the free space tells the truth, and app.errors turns ENOSPC into a 507.
+        low_space = shutil.disk_usage(tmp).free < _MIN_FREE_BYTES
         shutil.rmtree(tmp, ignore_errors=True)
+        if low_space:
+            raise OSError(errno.ENOSPC, f"no space left on device writing {entry.id}") from exc
         raise
 
 
