@@ -19,13 +19,10 @@ import shapely
 
 from app.ogc.crs import OutputCRS, to_output
 
-#: Columns never sent as properties (the geometry column is sent as geometry).
-HIDDEN_COLUMNS: frozenset[str] = frozenset()
-
 
 def property_frame(gdf: gpd.GeoDataFrame) -> pd.DataFrame:
     """The attribute columns of ``gdf`` (everything but the active geometry)."""
-    cols = [c for c in gdf.columns if c != gdf.geometry.name and c not in HIDDEN_COLUMNS]
+    cols = [c for c in gdf.columns if c != gdf.geometry.name]
     return pd.DataFrame(gdf[cols])
 
 
