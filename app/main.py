@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.deps import StateHolder
-from app.errors import BodySizeLimitMiddleware, add_exception_handlers
+from app.errors import BodySizeLimitMiddleware, add_exception_handlers, document_error_body
 from app.observability import RequestContextMiddleware, metrics_response
 from app.settings import ZoningSettings
 
@@ -147,5 +147,6 @@ def create_app(settings: ZoningSettings | None = None) -> FastAPI:
         )
 
     _include_routers(app)
+    document_error_body(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     return app
