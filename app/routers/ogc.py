@@ -33,7 +33,11 @@ from layers.catalog import CatalogEntry
 
 TEMPLATES = Jinja2Templates(directory=str(FilePath(__file__).resolve().parent.parent / "templates"))
 
-router = APIRouter(prefix="/ogc", tags=["OGC API – Features"])
+#: Every OGC resource answers JSON or, on `f=html` / `Accept: text/html`, an HTML page.
+_NEGOTIATED: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {}, "application/geo+json": {}, "text/html": {}}}
+}
+router = APIRouter(prefix="/ogc", tags=["OGC API – Features"], responses=_NEGOTIATED)
 
 FormatParam = Annotated[
     str | None,
