@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from app.jobs.store import Job, JobStatus
 from app.jobs.worker import JobWorker
 from app.settings import ZoningSettings
+from app.uploads import check_file
 from zoning.batch.columns import detect_roles
 from zoning.batch.read import inspect_input, iter_chunks
 from zoning.batch.rows import resolve_crs
@@ -173,6 +174,8 @@ async def create_job(
     dest = job_dir / f"input{Path(name).suffix.lower()}"
     try:
         await _save_upload(file, dest, settings.max_upload_bytes)
+        # Zips (zip bombs, ../ entries) and KML (DOCTYPE/ENTITY) are checked before GDAL opens them.
+        await asyncio.to_thread(check_file, dest)
         rows = await asyncio.to_thread(_precheck, dest, layer or None, crs or None, settings.max_batch_rows)
     except BaseException:
         shutil.rmtree(job_dir, ignore_errors=True)
