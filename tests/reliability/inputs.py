@@ -94,3 +94,13 @@ def xlsx_merged_header() -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def shapefile_zip_with(extra: dict[str, bytes]) -> bytes:
+    """A valid zipped shapefile plus hostile extra members (a ``../`` path, a bomb)."""
+    import io as _io
+
+    base = zipfile.ZipFile(_io.BytesIO(shapefile_zip()))
+    members = {n: base.read(n) for n in base.namelist()}
+    members.update(extra)
+    return zip_of(members)

@@ -132,6 +132,8 @@ BATCH = [
     Case("batch-upload-over-limit", "batch", "POST", "/v1/batch", upload("sites.csv", I.csv_rows([("101.7", "36.6")] * 200_000)), status=(413, 413)),
     Case("batch-zip-bomb", "batch", "POST", "/v1/batch", upload("bomb.zip", I.zip_bomb), field="file"),
     Case("batch-zip-traversal", "batch", "POST", "/v1/batch", upload("evil.zip", I.traversal_zip), field="file"),
+    Case("batch-shp-with-traversal-entry", "batch", "POST", "/v1/batch", upload("sites.zip", lambda: I.shapefile_zip_with({"../../x": b"pwned"})), field="file"),
+    Case("batch-shp-with-bomb-entry", "batch", "POST", "/v1/batch", upload("sites.zip", lambda: I.shapefile_zip_with({"pad.txt": b"\0" * 50_000_000})), field="file"),
     Case("batch-shp-without-shx", "batch", "POST", "/v1/batch", upload("site.zip", lambda: I.shapefile_zip(".shx")), field="file"),
     Case("batch-kml-xxe", "batch", "POST", "/v1/batch", upload("sites.kml", I.KML_XXE), field="file"),
     Case("batch-unknown-crs", "batch", "POST", "/v1/batch", upload("sites.csv", I.csv_rows([("101.7", "36.6")]), crs="EPSG:999999"), field="crs"),
