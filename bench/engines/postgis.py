@@ -138,6 +138,10 @@ class PostgisEngine:
         return rss_high_water_kb(self.cluster.server_pids())
 
     def close(self) -> None:
-        self.conn.close()
-        if self._own:
-            self.cluster.stop()
+        # Stop the cluster even if the connection is mid-query (interrupted by a timeout):
+        # twice a SIGTERM-ed worker left its postmaster running when ``conn.close`` raised.
+        try:
+            self.conn.close()
+        finally:
+            if self._own:
+                self.cluster.stop()
