@@ -11,7 +11,8 @@ from __future__ import annotations
 import base64
 import html
 import io
-import textwrap
+import re
+import unicodedata
 from dataclasses import dataclass, field
 
 import matplotlib
@@ -228,7 +229,7 @@ def render_pdf(ctx: ReportContext) -> bytes:
         ]
         y = 0.97
         for text, size in lines:
-            for chunk in textwrap.wrap(text, 95) or [""]:
+            for chunk in _wrap(text, 100):
                 fig.text(0.06, y, chunk, fontsize=size, fontproperties=font, va="top")
                 y -= 0.018 if size < 10 else 0.028
         if ctx.map_png:
@@ -281,12 +282,33 @@ def _hits_table_pages(pdf: PdfPages, rows: list[list[str]], font, size: tuple[fl
         plt.close(fig)
 
 
+_TOKEN = re.compile(r"[\u2e80-\uffff]|[^\s\u2e80-\uffff]+\s*|\s+")
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Wrap by display width: CJK characters count double and may break anywhere; words don't."""
+    lines: list[str] = []
+    for paragraph in text.splitlines() or [""]:
+        line, used = "", 0
+        for token in _TOKEN.findall(paragraph):
+            w = sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in token)
+            if used + w > width and line.strip():
+                lines.append(line.rstrip())
+                line, used = "", 0
+                token = token.lstrip()
+                w = len(token)
+            line += token
+            used += w
+        lines.append(line.rstrip())
+    return lines
+
+
 def _text_pages(pdf: PdfPages, body: list[tuple[str, int]], font, size: tuple[float, float]) -> None:
     fig = plt.figure(figsize=size)
     y = 0.96
     for text, fontsize in body:
         width = 60 if fontsize >= 10 else 110
-        for chunk in textwrap.wrap(text, width) or [""]:
+        for chunk in _wrap(text, width):
             if y < 0.04:
                 pdf.savefig(fig)
                 plt.close(fig)
