@@ -94,12 +94,27 @@ class JobWorker:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            job = self.store.claim_next()
-            if job is None:
-                self._wake.wait(self.settings.poll_s)
-                self._wake.clear()
-                continue
-            self._run(job)
+            try:
+                job = self.store.claim_next()
+                if job is None:
+                    self._wake.wait(self.settings.poll_s)
+                    self._wake.clear()
+                    continue
+                self._run(job)
+            except Exception:  # e.g. the job store on a full disk: the thread must not die
+                log.exception("batch worker loop error; retrying")
+                self._stop.wait(self.settings.poll_s)
+
+    def _mark_failed(self, job_id: str, error: str) -> None:
+        """Record a failure, retrying: its cause (a full disk) may block the job store too."""
+        while True:
+            try:
+                self.store.update(job_id, status="failed", finished_at=now(), error=error)
+                return
+            except Exception:
+                log.exception("could not record the failure of batch job %s; retrying", job_id)
+                if self._stop.wait(self.settings.poll_s):
+                    return
 
     def _runner(self) -> tuple[Runner | None, Any]:
         if not self.settings.scheduler:
@@ -136,8 +151,7 @@ class JobWorker:
             log.exception("batch job %s failed", job.id)
             detail = getattr(exc, "detail", None) or f"{type(exc).__name__}: {exc}"
             hint = getattr(exc, "hint", None)
-            self.store.update(job.id, status="failed", finished_at=now(),
-                              error=detail + (f" ({hint})" if hint else ""))
+            self._mark_failed(job.id, detail + (f" ({hint})" if hint else ""))
         finally:
             if client is not None:
                 client.close()
