@@ -23,8 +23,8 @@ setup: $(STAMP) web
 web:
 	@if [ -f app/web/package-lock.json ]; then \
 	  if [ ! -d app/web/node_modules ] || [ app/web/package-lock.json -nt app/web/node_modules ]; then \
-	    cd app/web && npm ci --no-audit --no-fund --silent; fi; \
-	  cd app/web && npm run --silent build; fi
+	    (cd app/web && npm ci --no-audit --no-fund --silent); fi; \
+	  (cd app/web && npm run --silent build); fi
 
 build: $(STAMP)
 	$(BIN)/zoning build
