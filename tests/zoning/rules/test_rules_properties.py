@@ -62,9 +62,14 @@ def test_verdict_invariants(hits, province, project, no_data, as_of) -> None:
     # 3. an exception is never "clear"
     if "permitted_exception" in effects:
         assert ev.verdict in ("prohibited", "restricted", "insufficient_data")
-    # 4. missing data and no prohibition → insufficient_data
+    # 4. missing data and no prohibition → insufficient_data, unless a restriction was found and
+    #    no rule blocked by the missing data could prohibit (then the restriction stands)
     if ev.missing_kinds and "prohibited" not in effects:
-        assert ev.verdict == "insufficient_data"
+        assert ev.verdict in ("insufficient_data", "restricted")
+        if ev.verdict == "restricted":
+            assert effects & {"restricted", "permitted_exception"}
+            blocked = {s.rule_id for s in ev.statuses if s.status == "no_data"}
+            assert all(RB.rule(rid).effect != "prohibited" for rid in blocked if RB.rule(rid).requires_coverage)
     # 5. every finding's rule is in force and every finding cites a basis
     for f in ev.findings:
         assert f.basis
