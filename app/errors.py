@@ -274,21 +274,36 @@ class BodySizeLimitMiddleware:
     limit must be enforced while the body streams in, before FastAPI buffers it for parsing.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, upload_paths: tuple[str, ...] = (), max_upload_bytes: int = 0
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # File uploads (batch jobs, site files) have their own, larger limit: a 50 MB project
+        # list is normal, a 50 MB JSON geometry is not.
+        self.upload_paths = upload_paths
+        self.max_upload_bytes = max_upload_bytes or max_bytes
 
-    def _too_large(self, declared: int | None = None) -> JSONResponse:
+    def _limit_for(self, scope: Scope) -> tuple[int, str, str]:
+        path = scope.get("path", "")
+        if self.upload_paths and path.startswith(self.upload_paths):
+            return (
+                self.max_upload_bytes,
+                "file",
+                "split the file, or ask the operator to raise ZONING_MAX_UPLOAD_BYTES",
+            )
+        return (
+            self.max_bytes,
+            "body",
+            "simplify the geometry or send fewer vertices; operators can raise ZONING_MAX_BODY_BYTES",
+        )
+
+    def _too_large(self, scope: Scope, declared: int | None = None) -> JSONResponse:
+        limit, field, hint = self._limit_for(scope)
         size = f" ({declared} bytes)" if declared is not None else ""
         return _json(
             413,
-            error_body(
-                "too_large",
-                f"the request body{size} exceeds the limit of {self.max_bytes} bytes",
-                "body",
-                "simplify the geometry or send fewer vertices; operators can raise "
-                "ZONING_MAX_BODY_BYTES",
-            ),
+            error_body("too_large", f"the request body{size} exceeds the limit of {limit} bytes", field, hint),
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -301,9 +316,10 @@ class BodySizeLimitMiddleware:
                     declared = int(value)
                 except ValueError:
                     declared = None
-                if declared is not None and declared > self.max_bytes:
-                    await self._too_large(declared)(scope, receive, send)
+                if declared is not None and declared > self._limit_for(scope)[0]:
+                    await self._too_large(scope, declared)(scope, receive, send)
                     return
+        limit = self._limit_for(scope)[0]
         received = 0
         exceeded = False
 
@@ -312,7 +328,7 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     exceeded = True
                     raise _BodyTooLarge
             return message
@@ -331,7 +347,7 @@ class BodySizeLimitMiddleware:
             if not exceeded:
                 raise
         if exceeded:
-            await self._too_large()(scope, receive, send)
+            await self._too_large(scope)(scope, receive, send)
 
 
 class _BodyTooLarge(Exception):

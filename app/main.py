@@ -131,7 +131,12 @@ def create_app(settings: ZoningSettings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"]
         )
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        upload_paths=("/v1/batch", "/v1/sites/parse"),
+        max_upload_bytes=settings.max_upload_bytes,
+    )
     # Added last = outermost: every response, 413s included, gets a request id and a log line.
     app.add_middleware(RequestContextMiddleware)
     app.add_route("/metrics", metrics_response, include_in_schema=False)

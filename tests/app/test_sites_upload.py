@@ -88,3 +88,22 @@ def test_declared_gcj02_is_converted(client: TestClient) -> None:
     lon, lat = r.json()["geometry"]["coordinates"]
     # GCJ-02 is offset from WGS84 by a few hundred metres in Qinghai; the answer must move.
     assert 0.0005 < abs(lon - 101.78) + abs(lat - 36.62) < 0.02
+
+
+def test_uploads_have_their_own_size_limit(data_dir: Path) -> None:
+    """A file upload may exceed the JSON body limit, up to ZONING_MAX_UPLOAD_BYTES."""
+    from app.main import create_app
+    from tests.app.conftest import settings_for
+
+    settings = settings_for(data_dir, max_body_bytes=2_000, max_upload_bytes=200_000)
+    ring = [[101.0 + i * 1e-4, 36.0 + (i % 2) * 1e-4] for i in range(300)]
+    big = json.dumps({"type": "LineString", "coordinates": ring})
+    assert 2_000 < len(big) < 200_000
+    with TestClient(create_app(settings)) as c:
+        assert c.post("/v1/sites/parse", files={"file": ("line.geojson", big)}).status_code == 200
+        huge = c.post("/v1/sites/parse", files={"file": ("big.geojson", " " * 300_000)})
+        assert huge.status_code == 413
+        assert huge.json()["field"] == "file"
+        body = c.post("/v1/screen", json={"geometry": {"type": "LineString", "coordinates": ring}})
+        assert body.status_code == 413
+        assert body.json()["field"] == "body"
