@@ -96,8 +96,8 @@ def _open(browser, url: str):  # type: ignore[no-untyped-def]
 def test_draw_polygon_and_screen(web_server: str, browser) -> None:  # type: ignore[no-untyped-def]
     page, errors = _open(browser, web_server)
     assert page.inner_text("h1") == "生态分区选址筛查"
-    # Zoom to the Qinghai Lake area, then draw a polygon with the leaflet-draw tool.
-    page.evaluate("map.setView([36.95, 100.2], 9)")
+    # Zoom to the 湟源 area west of Xining, then draw a polygon with the leaflet-draw tool.
+    page.evaluate("() => { map.setView([36.6, 100.9], 12); }")
     page.click(".leaflet-draw-draw-polygon")
     box = page.locator("#map").bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
@@ -107,7 +107,8 @@ def test_draw_polygon_and_screen(web_server: str, browser) -> None:  # type: ign
     page.mouse.click(cx - 60, cy - 40)  # close the ring on the first vertex
     page.select_option("#project-type", "solar_pv")
     page.click("#screen-btn")
-    page.wait_for_selector("#verdict[data-verdict]", timeout=30_000)
+    page.wait_for_selector("#verdict[data-verdict], #error:not([hidden])", timeout=60_000)
+    assert page.is_hidden("#error"), page.inner_text("#error")
     verdict = page.get_attribute("#verdict", "data-verdict")
     assert verdict in {"prohibited", "restricted", "caution", "clear", "insufficient_data"}
     assert page.locator("#hits tbody tr").count() > 0
