@@ -33,43 +33,48 @@ class UploadError(ZoningError):
     code = "invalid_upload"
 
 
-def safe_name(filename: str | None) -> str:
-    """A file name with no directory part and a known suffix (the original name is untrusted)."""
+def safe_name(filename: str | None, allowed: tuple[str, ...] | None = ALLOWED_SUFFIXES) -> str:
+    """A file name with no directory part (the original name is untrusted).
+
+    ``allowed`` limits the suffix; ``None`` accepts any (batch inputs are recognised by content).
+    """
     name = PurePosixPath((filename or "upload").replace("\\", "/")).name
     suffix = "".join(PurePosixPath(name).suffixes[-1:]).lower()
-    if suffix not in ALLOWED_SUFFIXES:
+    if allowed is not None and suffix not in allowed:
         raise UploadError(
             f"file type {suffix or '(none)'} is not accepted",
             field="file",
-            hint=f"send one of {', '.join(ALLOWED_SUFFIXES)}",
+            hint=f"send one of {', '.join(allowed)}",
         )
     stem = re.sub(r"[^\w.-]", "_", PurePosixPath(name).stem)[:80] or "upload"
     return f"{stem}{suffix}"
 
 
+def copy_upload(upload: UploadFile, dest: Path, max_bytes: int) -> int:
+    """Stream ``upload`` into ``dest`` block by block, refusing it once it passes ``max_bytes``."""
+    written = 0
+    with open(dest, "wb") as out:
+        while chunk := upload.file.read(CHUNK):
+            written += len(chunk)
+            if written > max_bytes:
+                raise TooLargeError(
+                    f"upload exceeds the limit of {max_bytes:,} bytes",
+                    field="file",
+                    hint="split the file, or ask the operator to raise ZONING_MAX_UPLOAD_BYTES",
+                )
+            out.write(chunk)
+    if written == 0:
+        raise UploadError("the uploaded file is empty", field="file", hint="choose a file with content")
+    return written
+
+
 @contextmanager
-def spooled_upload(
-    upload: UploadFile, max_bytes: int, base_dir: Path | None = None
-) -> Iterator[Path]:
+def spooled_upload(upload: UploadFile, max_bytes: int, base_dir: Path | None = None) -> Iterator[Path]:
     """Stream ``upload`` into a fresh temporary folder; the folder is removed afterwards."""
     folder = Path(tempfile.mkdtemp(prefix="zoning-upload-", dir=base_dir))
     try:
         target = folder / safe_name(upload.filename)
-        written = 0
-        with open(target, "wb") as out:
-            while chunk := upload.file.read(CHUNK):
-                written += len(chunk)
-                if written > max_bytes:
-                    raise TooLargeError(
-                        f"upload exceeds the limit of {max_bytes:,} bytes",
-                        field="file",
-                        hint="split the file, or raise ZONING_MAX_UPLOAD_BYTES on the server",
-                    )
-                out.write(chunk)
-        if written == 0:
-            raise UploadError(
-                "the uploaded file is empty", field="file", hint="choose a file with content"
-            )
+        copy_upload(upload, target, max_bytes)
         check_file(target)
         yield target
     finally:

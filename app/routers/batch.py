@@ -23,13 +23,12 @@ from pydantic import BaseModel, Field
 from app.jobs.store import Job, JobStatus
 from app.jobs.worker import JobWorker
 from app.settings import ZoningSettings
-from app.uploads import check_file
+from app.uploads import check_file, copy_upload, safe_name
 from zoning.batch.columns import detect_roles
 from zoning.batch.read import inspect_input, iter_chunks
 from zoning.batch.rows import resolve_crs
 from zoning.errors import TooLargeError, ZoningError
 
-UPLOAD_BLOCK = 1 << 20
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -119,26 +118,6 @@ def _status(job: Job) -> BatchJobStatus:
     )
 
 
-def _safe_name(name: str | None) -> str:
-    base = Path(name or "upload").name
-    return base or "upload"
-
-
-async def _save_upload(upload: UploadFile, dest: Path, limit: int) -> int:
-    """Copy the upload to ``dest`` block by block, refusing it once it passes ``limit`` bytes."""
-    size = 0
-    with dest.open("wb") as fh:
-        while block := await upload.read(UPLOAD_BLOCK):
-            size += len(block)
-            if size > limit:
-                raise TooLargeError(f"the upload exceeds the limit of {limit} bytes", field="file",
-                                    hint="split the file, or ask the operator to raise ZONING_MAX_UPLOAD_BYTES")
-            fh.write(block)
-    if size == 0:
-        raise ZoningError("the uploaded file is empty", field="file", hint="choose a CSV, XLSX or GIS file")
-    return size
-
-
 def _precheck(path: Path, layer: str | None, crs: str | None, max_rows: int) -> int | None:
     """Refuse at once what can never run: unknown format, no coordinate columns, too many rows."""
     info = inspect_input(path, layer=layer)
@@ -167,13 +146,13 @@ async def create_job(
     layer: Annotated[str | None, Form(description="layer of a multi-layer GIS file")] = None,
 ) -> BatchAccepted:
     settings: ZoningSettings = getattr(request.app.state, "settings", None) or _settings()
-    name = _safe_name(file.filename)
+    name = safe_name(file.filename, allowed=None)
     job_id = uuid.uuid4().hex
     job_dir = worker.job_dir(job_id)
     job_dir.mkdir(parents=True)
     dest = job_dir / f"input{Path(name).suffix.lower()}"
     try:
-        await _save_upload(file, dest, settings.max_upload_bytes)
+        await asyncio.to_thread(copy_upload, file, dest, settings.max_upload_bytes)
         # Zips (zip bombs, ../ entries) and KML (DOCTYPE/ENTITY) are checked before GDAL opens them.
         await asyncio.to_thread(check_file, dest)
         rows = await asyncio.to_thread(_precheck, dest, layer or None, crs or None, settings.max_batch_rows)
