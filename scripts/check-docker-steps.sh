@@ -6,7 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work="$(mktemp -d)"
-trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+stop() {
+  # SIGTERM to uvicorn's supervisor (exec'd, so $server is its pid) stops its workers too.
+  if [ -n "${server:-}" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap stop EXIT
 
 .venv/bin/hadolint Dockerfile
 ./scripts/install-app.sh "$work/venv"
@@ -17,7 +22,7 @@ cp -r data/raw "$work/srv/data/raw"
    --out "$work/srv/data/processed")
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 (cd "$work/srv" && ZONING_DATA_DIR="$work/srv/data/processed" ZONING_STATE_DIR="$work/srv/state" \
-   "$work/venv/bin/zoning" serve --host 127.0.0.1 --port "$port" --workers 2 >"$work/server.log" 2>&1) &
+   exec "$work/venv/bin/zoning" serve --host 127.0.0.1 --port "$port" --workers 2 >"$work/server.log" 2>&1) &
 server=$!
 for _ in $(seq 1 240); do
   if "$work/venv/bin/python" -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:$port/healthz', timeout=4).status == 200 else 1)" 2>/dev/null; then
