@@ -134,7 +134,8 @@ def build_state(settings: ZoningSettings, required: frozenset[str] = frozenset()
         return None
 
     index = optional_part("index", "zoning.index", "LayerIndex", lambda cls: cls.load(data_dir))
-    rulebook = optional_part("rulebook", "zoning.rules", "load_rulebook", lambda fn: fn())
+    rules_dir = getattr(settings, "rules_dir", None)
+    rulebook = optional_part("rulebook", "zoning.rules", "load_rulebook", lambda fn: fn(rules_dir))
     return ServiceState(
         data_dir=data_dir,
         catalog=catalog,

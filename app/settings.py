@@ -28,5 +28,7 @@ class ZoningSettings(BaseSettings):
     # True: a failed or partial start-up load (bad checksum, unreadable file, no rulebook) stops
     # the process with the reason instead of serving degraded. `zoning serve` turns it on.
     strict_startup: bool = False
+    #: Folder with project_types.yaml, rulebook.yaml and rules/*.yaml (default: the packaged rules).
+    rules_dir: Path | None = None
     # Seconds between checks of <state_dir>/reload.generation (multi-worker reload); 0 = off.
     reload_poll_seconds: float = 2.0

@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     data_dir = args.data or settings.data_dir
     request = _request(args)
     index = LayerIndex.load(data_dir)
-    rulebook = load_rulebook()
+    rulebook = load_rulebook(settings.rules_dir)
     result = screen_site(request, index, rulebook, settings)
     if args.json:
         print(result.model_dump_json(indent=2, exclude={"site": {"geometry"}}))
