@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import geopandas as gpd
-import httpx
 import numpy as np
 import pytest
 import rasterio
@@ -28,6 +25,8 @@ from rasterio.transform import from_origin
 from app.main import create_app
 from app.settings import ZoningSettings
 from layers.catalog import Catalog, CatalogEntry, sha256_file, write_catalog
+from tests.live import free_port as _free_port
+from tests.live import wait_healthy
 
 REDLINE_COUNT = 25
 ADMIN_TOKEN = "admin-secret-token"
@@ -211,10 +210,6 @@ def private_data_dir(tmp_path: Path, data_dir: Path) -> Path:
     return target
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_server(data_dir: Path, log_path: Path, **env_extra: str) -> tuple[subprocess.Popen, str]:
@@ -253,19 +248,8 @@ def start_server(data_dir: Path, log_path: Path, **env_extra: str) -> tuple[subp
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 240
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop_server(proc)
-            raise RuntimeError(
-                f"uvicorn did not start: {log_path.read_text(errors='replace')[-2000:]}"
-            )
-        time.sleep(0.25)
+    wait_healthy(proc, url, timeout_s=240, log_path=log_path)
+    return proc, url
 
 
 def stop_server(proc: subprocess.Popen) -> None:

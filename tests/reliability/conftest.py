@@ -8,10 +8,8 @@ all live under one root that the test lists before and after.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ import httpx
 import pytest
 
 from tests.app.conftest import ADMIN_TOKEN, DOWNLOAD_TOKEN, make_data
+from tests.live import free_port, wait_healthy
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,12 +41,6 @@ class Sandbox:
                 continue
             out.update(str(rel / n) for n in dirnames + filenames)
         return out
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_server(root: Path, data: Path, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
@@ -75,18 +68,8 @@ def start_server(root: Path, data: Path, extra_env: dict[str, str] | None = None
             env=env, cwd=root / "cwd", stdout=subprocess.DEVNULL, stderr=log_file,
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            log = (root / "state" / "server.log").read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"uvicorn did not start (exit {proc.returncode}): {log}")
-        time.sleep(0.2)
+    wait_healthy(proc, url, timeout_s=90, log_path=root / "state" / "server.log")
+    return proc, url
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:

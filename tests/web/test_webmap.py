@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+
+from tests.live import free_port, wait_healthy
 
 pytestmark = pytest.mark.browser
 
@@ -26,19 +25,13 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 STATIC_VENDOR = Path(__file__).resolve().parents[2] / "app" / "static" / "vendor" / "leaflet"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def web_server(bundled_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium is not installed (make system-deps)")
     if not STATIC_VENDOR.exists():
         pytest.skip("front-end libraries not vendored (make web)")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "ZONING_DATA_DIR": str(bundled_data_dir),
@@ -52,15 +45,7 @@ def web_server(bundled_data_dir: Path, tmp_path_factory: pytest.TempPathFactory)
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        else:
-            pytest.fail("server did not start")
+        wait_healthy(proc, url, timeout_s=120)
         yield url
     finally:
         proc.terminate()
