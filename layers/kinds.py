@@ -38,6 +38,11 @@ class KindSpec(BaseModel):
 
     title_zh: str
     geometry: KindGeometry
+    containment: bool = Field(
+        False,
+        description="units partition the land (admin, basins): screening reports which units "
+        "contain the site, with shares, instead of listing them as nearby zones",
+    )
     classes: dict[str, ZoneClass] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -69,6 +74,11 @@ class KindsFile(BaseModel):
 
     version: int
     kinds: dict[str, KindSpec]
+
+    @property
+    def containment_kinds(self) -> frozenset[str]:
+        """Kinds whose units partition the land (``containment: true``)."""
+        return frozenset(k for k, spec in self.kinds.items() if spec.containment)
 
     def get(self, kind: str) -> KindSpec:
         """The spec of ``kind``; an unknown kind raises ``ManifestError`` listing the valid ones."""

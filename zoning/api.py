@@ -20,7 +20,7 @@ import numpy as np
 import shapely
 
 from zoning.errors import InvalidGeometryError, ZoningError
-from zoning.index import LayerIndex, RasterLayer, VectorLayer
+from zoning.index import CONTAINMENT_KINDS, LayerIndex, RasterLayer, VectorLayer
 from zoning.result import ScreeningResult, Versions
 from zoning.rules import Rulebook, evaluate
 from zoning.rules.models import ProjectSpec
@@ -239,7 +239,7 @@ def _kind_columns(hits: Any, index: LayerIndex, labels: Any) -> Any:
     """Per site and layer kind: features intersected, overlap m², nearest distance (vectorised)."""
     import pandas as pd
 
-    kinds = sorted({layer.kind for layer in index.vectors.values()} - {"admin", "river_basin"})
+    kinds = sorted({layer.kind for layer in index.vectors.values()} - CONTAINMENT_KINDS)
     out = pd.DataFrame(index=labels)
     if not len(hits):
         for kind in kinds:

@@ -24,12 +24,13 @@ from shapely.geometry.base import BaseGeometry
 
 from layers.catalog import Catalog, CatalogEntry
 from layers.errors import LayerError
+from layers.kinds import load_kinds
 from layers.load import load_coverage, load_vector, open_catalog
 from zoning.errors import DataUnavailableError, LayerNotFoundError
 
-# Kinds whose units partition the land: the engine reports which units contain the site (with
-# shares) instead of listing them as nearby zones.
-CONTAINMENT_KINDS = frozenset({"admin", "river_basin"})
+# Kinds whose units partition the land (``containment: true`` in layers/kinds.yaml): the engine
+# reports which units contain the site (with shares) instead of listing them as nearby zones.
+CONTAINMENT_KINDS = load_kinds().containment_kinds
 # Attributes promoted to Hit fields, so not repeated in Hit.attributes.
 _HIT_FIELDS = ("feature_id", "name", "zone_class", "accuracy")
 
