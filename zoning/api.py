@@ -17,6 +17,7 @@ from datetime import date
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import shapely
 
 from zoning.errors import InvalidGeometryError, ZoningError
@@ -177,8 +178,6 @@ def screen_sites(
     layer kind, ``<kind>_count`` (features intersected), ``<kind>_overlap_m2`` and
     ``<kind>_nearest_m``.
     """
-    import pandas as pd
-
     from zoning.bulk import screen_many_full
 
     buffers = tuple(buffers_m or DEFAULT_BUFFERS_M)
@@ -237,8 +236,6 @@ def _records_by_site(frame: Any, labels: Any) -> dict[Any, list[dict[str, Any]]]
 
 def _kind_columns(hits: Any, index: LayerIndex, labels: Any) -> Any:
     """Per site and layer kind: features intersected, overlap m², nearest distance (vectorised)."""
-    import pandas as pd
-
     kinds = sorted({layer.kind for layer in index.vectors.values()} - CONTAINMENT_KINDS)
     out = pd.DataFrame(index=labels)
     if not len(hits):
@@ -284,8 +281,6 @@ def _thresholds(index: LayerIndex, rulebook: Rulebook) -> Any:
 
 def _situation_keys(hits: Any, index: LayerIndex, rulebook: Rulebook, labels: Any, types: Any) -> Any:
     """One text key per site: its hits (feature, relation, distance bucket), gaps and project."""
-    import pandas as pd
-
     base = types.map(lambda t: f"type={t}")
     if not len(hits):
         parts = pd.Series("", index=labels)
@@ -391,8 +386,6 @@ def _none(value: Any) -> Any:
     if value is None:
         return None
     try:
-        import pandas as pd
-
         if pd.isna(value):
             return None
     except (TypeError, ValueError):
