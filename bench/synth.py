@@ -27,7 +27,8 @@ import numpy as np
 import shapely
 
 from bench.measure import area_m2, geodesic_length_m
-from layers.catalog import Catalog, CatalogEntry, sha256_file, write_catalog
+from layers.catalog import Catalog, CatalogEntry, read_catalog, sha256_file, write_catalog
+from layers.subdivide import write_pieces
 
 KM_PER_DEG_LAT = 110.9
 KM_PER_DEG_LON_EQ = 111.32
@@ -325,12 +326,25 @@ LAYERS = {
 }
 
 
+def add_pieces(out: Path) -> Path:
+    """Give a set generated before pieces existed its pieces files, as ``zoning build`` would."""
+    catalog = read_catalog(out)
+    if all(e.piece_vertices is not None for e in catalog.layers):
+        return out
+    entries = []
+    for entry in catalog.layers:
+        geoms = np.asarray(gpd.read_parquet(out / entry.path).geometry.values, dtype=object)
+        entries.append(entry.model_copy(update=write_pieces(geoms, out, entry.id)))
+    write_catalog(out, Catalog(layers=entries))
+    return out
+
+
 def generate(spec: SynthSpec, out: Path | str, force: bool = False) -> Path:
     """Write the layer set for ``spec`` under ``out`` (reused if already complete); returns it."""
     out = Path(out)
     stamp = out / "synth_spec.json"
     if not force and stamp.exists() and json.loads(stamp.read_text())["key"] == spec.key():
-        return out
+        return add_pieces(out)
     (out / "layers").mkdir(parents=True, exist_ok=True)
     entries = []
     for offset, (layer_id, (kind, title, gtype, builder)) in enumerate(LAYERS.items()):
@@ -356,6 +370,7 @@ def generate(spec: SynthSpec, out: Path | str, force: bool = False) -> Path:
                 version=sha256_file(out / rel),
                 path=rel,
                 fields=[c for c in gdf.columns if c != "geometry"],
+                **write_pieces(np.asarray(gdf.geometry.values, dtype=object), out, layer_id),
             )
         )
     write_catalog(out, Catalog(layers=entries))

@@ -30,6 +30,7 @@ from layers.catalog import (
     CATALOG_FILE,
     Catalog,
     CatalogEntry,
+    entry_files,
     read_catalog,
     sha256_file,
     write_catalog,
@@ -192,9 +193,7 @@ def _reuse(
     entry, old_report = previous[layer_id]
     if old_report.fingerprint != fp:
         return None
-    files = [(entry.path, entry.version)]
-    if entry.coverage and entry.coverage_version:
-        files.append((entry.coverage, entry.coverage_version))
+    files = entry_files(entry)
     for rel, version in files:
         src = out_dir / rel
         if not src.exists() or sha256_file(src) != version:

@@ -66,6 +66,13 @@ class CatalogEntry(BaseModel):
     path: str = Field(description="layer file, relative to the data dir")
     coverage: str | None = Field(None, description="coverage polygon file, relative to the data dir")
     coverage_version: str | None = None
+    pieces: str | None = Field(
+        None, description="index file: large features cut into small pieces (layers/subdivide.py)"
+    )
+    pieces_version: str | None = None
+    piece_vertices: int | None = Field(
+        None, description="most vertices per piece; None: pieces were not built"
+    )
     fields: list[str] = Field(default_factory=list)
     reference: ReferenceCheck | None = None
     unit: str | None = Field(None, description="raster value unit, e.g. m")
@@ -114,6 +121,16 @@ def write_catalog(data_dir: Path | str, catalog: Catalog) -> Path:
     return path
 
 
+def entry_files(entry: CatalogEntry) -> list[tuple[str, str]]:
+    """(relative path, checksum) of every file a layer consists of."""
+    files = [(entry.path, entry.version)]
+    if entry.coverage and entry.coverage_version:
+        files.append((entry.coverage, entry.coverage_version))
+    if entry.pieces and entry.pieces_version:
+        files.append((entry.pieces, entry.pieces_version))
+    return files
+
+
 def verify_catalog(data_dir: Path | str, catalog: Catalog | None = None) -> Catalog:
     """Check every layer and coverage file against its recorded checksum.
 
@@ -123,10 +140,7 @@ def verify_catalog(data_dir: Path | str, catalog: Catalog | None = None) -> Cata
     data_dir = Path(data_dir)
     catalog = catalog or read_catalog(data_dir)
     for entry in catalog.layers:
-        checks = [(entry.path, entry.version)]
-        if entry.coverage and entry.coverage_version:
-            checks.append((entry.coverage, entry.coverage_version))
-        for rel, expected in checks:
+        for rel, expected in entry_files(entry):
             file = data_dir / rel
             if not file.exists():
                 raise CatalogError(f"layer '{entry.id}': file {file} is missing")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
+from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
 from layers.catalog import Catalog, CatalogEntry, read_catalog, verify_catalog
@@ -25,6 +27,24 @@ def load_vector(data_dir: Path | str, entry: CatalogEntry) -> gpd.GeoDataFrame:
     if gdf.crs is None or gdf.crs.to_epsg() != 4490:
         gdf = gdf.set_crs(STORAGE_CRS, allow_override=True)
     return gdf
+
+
+def load_pieces(
+    data_dir: Path | str, entry: CatalogEntry
+) -> tuple[NDArray[np.object_], NDArray[np.intp]] | None:
+    """The layer's stored pieces and the feature row of each (``layers.subdivide``).
+
+    None when the build wrote no pieces file (no feature needed cutting, or an older build).
+    """
+    if not entry.pieces:
+        return None
+    path = Path(data_dir) / entry.pieces
+    try:
+        gdf = gpd.read_parquet(path)
+    except Exception as exc:
+        raise CatalogError(f"layer '{entry.id}': cannot read pieces {path}: {exc}") from exc
+    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    return geoms, gdf["row"].to_numpy(dtype=np.intp)
 
 
 def load_coverage(data_dir: Path | str, entry: CatalogEntry) -> BaseGeometry | None:

@@ -35,6 +35,7 @@ from layers.standardize import (
     source_feature_ids,
     standard_columns,
 )
+from layers.subdivide import write_pieces
 from layers.write import write_cog, write_geoparquet
 
 #: overlaps smaller than this (m²) are floating-point slivers along shared boundaries.
@@ -110,6 +111,7 @@ def _build_vector(
         coverage_version=coverage_version,
         fields=[c for c in out.columns if c != out.geometry.name],
         reference=report.reference,
+        **write_pieces(kept, ctx.work, spec.id),
     )
     report.version = entry.version
     return entry, report

@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 from zoning import measure
 from zoning.errors import InvalidGeometryError
 from zoning.index import LayerIndex, VectorLayer
+from zoning.pairs import group_pairs
 from zoning.screen import (
     _LINE_TYPES,
     _POLY_TYPES,
@@ -63,6 +64,7 @@ class _Sites:
         if not self.all_points:
             shapely.prepare(geoms)
         cx, cy = _centroids(geoms, self.all_points)
+        self.x, self.y = cx, cy  # the coordinates themselves when every site is a point
         glon, glat = measure.grid_centre(cx, cy)
         keys = np.round(glon / measure.GRID_DEG).astype(np.int64) * 100_000 + np.round(
             glat / measure.GRID_DEG
@@ -276,18 +278,29 @@ def _layer_hits(
     sites: _Sites, layer: VectorLayer, bands: tuple[float, ...], reach: float,
     share: Floats | None,
 ) -> pd.DataFrame:
-    s_idx, f_idx = layer.tree.query(sites.geoms)
+    s_idx, p_idx = layer.part_tree.query(sites.geoms)
     if share is not None:
         ok = share[s_idx] > 0
-        s_idx, f_idx = s_idx[ok], f_idx[ok]
-    inter = shapely.intersects(layer.geoms[f_idx], sites.geoms[s_idx])  # features prepared
-    si, fi = s_idx[inter], f_idx[inter]
-    out = [_intersecting(sites, layer, si, fi)]
+        s_idx, p_idx = s_idx[ok], p_idx[ok]
+    if sites.all_points:
+        inter = shapely.intersects_xy(layer.parts[p_idx], sites.x[s_idx], sites.y[s_idx])
+    else:
+        inter = shapely.intersects(layer.parts[p_idx], sites.geoms[s_idx])  # pieces prepared
+    s_idx, p_idx = s_idx[inter], p_idx[inter]
+    si, fi, group = _feature_pairs(layer, s_idx, p_idx)
+    out = [_intersecting(sites, layer, si, fi, s_idx, p_idx, group)]
     r = 0.0 if layer.is_containment else reach
     if r > 0:
         out.append(_within(sites, layer, r, bands, share, si, fi))
     nonempty = [f for f in out if len(f)]
     return pd.concat(nonempty, ignore_index=True) if nonempty else out[0]
+
+
+def _feature_pairs(layer: VectorLayer, s_idx: Ints, p_idx: Ints) -> tuple[Ints, Ints, Ints]:
+    """(site, feature) pairs of (site, piece) pairs, and the pair of each piece pair."""
+    if len(layer.parts) == len(layer.geoms):  # nothing was subdivided: pieces are features
+        return s_idx, layer.part_row[p_idx], np.arange(len(s_idx), dtype=np.intp)
+    return group_pairs(s_idx, layer.part_row[p_idx])
 
 
 def _frame(layer: VectorLayer, si: Ints, fi: Ints, relation: str, **cols: object) -> pd.DataFrame:
@@ -313,7 +326,11 @@ def _frame(layer: VectorLayer, si: Ints, fi: Ints, relation: str, **cols: object
     return pd.DataFrame(data)
 
 
-def _intersecting(sites: _Sites, layer: VectorLayer, si: Ints, fi: Ints) -> pd.DataFrame:
+def _intersecting(
+    sites: _Sites, layer: VectorLayer, si: Ints, fi: Ints, ps: Ints, pp: Ints, group: Ints
+) -> pd.DataFrame:
+    """Hits of intersecting (site ``si``, feature ``fi``) pairs, measured from the per-piece
+    pairs (site ``ps``, piece ``pp``) that ``group`` maps onto them."""
     relation = "contains_site" if layer.is_containment else "intersects"
     n = len(si)
     if n == 0:
@@ -327,17 +344,20 @@ def _intersecting(sites: _Sites, layer: VectorLayer, si: Ints, fi: Ints) -> pd.D
     ratio = np.full(n, np.nan)
     length = np.full(n, np.nan)
     share = np.ones(n)
-    measured = stype != 0  # points: nothing to measure
+    measured_piece = sites.type_id[ps] != 0  # point sites: nothing to measure
+    measured = stype != 0
     if measured.any():
-        m = np.flatnonzero(measured)
-        s_geoms, f_geoms = sites.geoms[si[m]], layer.geoms[fi[m]]
-        covers = shapely.covers(f_geoms, s_geoms)  # prepared features: no overlay needed
+        k = np.flatnonzero(measured_piece)
+        s_geoms, p_geoms = sites.geoms[ps[k]], layer.parts[pp[k]]
+        covers = shapely.covers(p_geoms, s_geoms)  # prepared pieces: no overlay needed
         pieces = s_geoms.copy()
         if (~covers).any():
-            pieces[~covers] = shapely.intersection(s_geoms[~covers], f_geoms[~covers])
-        local = sites.project(pieces, si[m])
-        a = np.asarray(shapely.area(local), dtype="float64")
-        ln = np.asarray(shapely.length(local), dtype="float64")
+            pieces[~covers] = shapely.intersection(s_geoms[~covers], p_geoms[~covers])
+        local = sites.project(pieces, ps[k])
+        a = np.bincount(group[k], shapely.area(local), minlength=n)
+        ln = np.bincount(group[k], shapely.length(local), minlength=n)
+        m = np.flatnonzero(measured)
+        a, ln = a[m], ln[m]
         s_area, s_len = sites.area[si[m]], sites.length[si[m]]
         poly_site = np.isin(stype[m], _POLY_TYPES)
         line_site = np.isin(stype[m], _LINE_TYPES)
@@ -363,23 +383,9 @@ def _within(
     sites: _Sites, layer: VectorLayer, reach: float, bands: tuple[float, ...],
     share: Floats | None, si: Ints, fi: Ints,
 ) -> pd.DataFrame:
-    dlon, dlat = degree_margins(sites.bounds, reach)
-    b = sites.bounds
-    boxes = shapely.box(b[:, 0] - dlon, b[:, 1] - dlat, b[:, 2] + dlon, b[:, 3] + dlat)
-    s_idx, f_idx = layer.tree.query(boxes)
-    if share is not None:
-        ok = share[s_idx] > 0
-        s_idx, f_idx = s_idx[ok], f_idx[ok]
-    nf = len(layer.geoms)
-    hit_codes = si.astype(np.int64) * nf + fi
-    codes = s_idx.astype(np.int64) * nf + f_idx
-    rest = ~np.isin(codes, hit_codes)
-    s_idx, f_idx = s_idx[rest], f_idx[rest]
+    s_idx, f_idx, dist = _nearby(sites, layer, reach, share, exclude=(si, fi))
     if s_idx.size == 0:
         return _frame(layer, s_idx, f_idx, "within_buffer")
-    dist = sites.distances(s_idx, f_idx, layer.geoms)
-    keep = dist <= reach
-    s_idx, f_idx, dist = s_idx[keep], f_idx[keep], dist[keep]
     order = np.lexsort((f_idx, dist, s_idx))
     s_idx, f_idx, dist = s_idx[order], f_idx[order], dist[order]
     band = np.full(len(dist), np.nan)
@@ -390,21 +396,48 @@ def _within(
     return _frame(layer, s_idx, f_idx, "within_buffer", distance_m=dist, band_m=band)
 
 
-def _rivers(sites: _Sites, layer: VectorLayer, reach: float, share: Floats | None) -> pd.DataFrame:
-    from zoning.screen import river_names
+def _nearby(
+    sites: _Sites, layer: VectorLayer, reach: float, share: Floats | None,
+    exclude: tuple[Ints, Ints] | None = None,
+) -> tuple[Ints, Ints, Floats]:
+    """(site, feature, shortest distance) for every feature within ``reach`` of a site.
 
+    Distances are measured to the pieces in reach and the minimum is kept per feature;
+    ``exclude`` drops (site, feature) pairs already known to intersect.
+    """
     dlon, dlat = degree_margins(sites.bounds, reach)
     b = sites.bounds
     boxes = shapely.box(b[:, 0] - dlon, b[:, 1] - dlat, b[:, 2] + dlon, b[:, 3] + dlat)
-    s_idx, f_idx = layer.tree.query(boxes)
+    s_idx, p_idx = layer.part_tree.query(boxes)
     if share is not None:
         ok = share[s_idx] > 0
-        s_idx, f_idx = s_idx[ok], f_idx[ok]
+        s_idx, p_idx = s_idx[ok], p_idx[ok]
+    f_idx = layer.part_row[p_idx]
+    if exclude is not None and len(exclude[0]):
+        nf = len(layer.geoms)
+        hit_codes = exclude[0].astype(np.int64) * nf + exclude[1]
+        rest = ~np.isin(s_idx.astype(np.int64) * nf + f_idx, hit_codes)
+        s_idx, p_idx, f_idx = s_idx[rest], p_idx[rest], f_idx[rest]
+    empty = np.zeros(0, dtype=np.intp)
+    if s_idx.size == 0:
+        return empty, empty, np.zeros(0)
+    dist = sites.distances(s_idx, p_idx, layer.parts)
+    near = dist <= reach
+    s_idx, p_idx, f_idx, dist = s_idx[near], p_idx[near], f_idx[near], dist[near]
+    if s_idx.size == 0:
+        return empty, empty, np.zeros(0)
+    si, fi, group = group_pairs(s_idx, f_idx)
+    best = np.full(len(si), np.inf)
+    np.minimum.at(best, group, dist)
+    return si, fi, best
+
+
+def _rivers(sites: _Sites, layer: VectorLayer, reach: float, share: Floats | None) -> pd.DataFrame:
+    from zoning.screen import river_names
+
+    s_idx, f_idx, dist = _nearby(sites, layer, reach, share)
     if s_idx.size == 0:
         return pd.DataFrame()
-    dist = sites.distances(s_idx, f_idx, layer.geoms)
-    keep = dist <= reach
-    s_idx, f_idx, dist = s_idx[keep], f_idx[keep], dist[keep]
     table = pd.DataFrame({
         "site_index": s_idx,
         "layer": layer.id,

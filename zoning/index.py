@@ -25,7 +25,8 @@ from shapely.geometry.base import BaseGeometry
 from layers.catalog import Catalog, CatalogEntry
 from layers.errors import LayerError
 from layers.kinds import load_kinds
-from layers.load import load_coverage, load_vector, open_catalog
+from layers.load import load_coverage, load_pieces, load_vector, open_catalog
+from layers.subdivide import MAX_VERTICES, subdivide
 from zoning.errors import DataUnavailableError, LayerNotFoundError
 
 # Kinds whose units partition the land (``containment: true`` in layers/kinds.yaml): the engine
@@ -49,6 +50,11 @@ class VectorLayer:
     attrs: dict[str, NDArray[np.object_]]  # other columns, parallel to geoms, None = missing
     coverage: BaseGeometry | None = None
     geom_types: NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    # Small pieces of the features (``zoning.subdivide``), prepared, in their own tree: what
+    # the screening predicates and overlays run against. ``part_row`` maps piece → feature row.
+    parts: NDArray[np.object_] = field(default_factory=lambda: np.empty(0, dtype=object))
+    part_row: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    part_tree: shapely.STRtree = field(default_factory=lambda: shapely.STRtree([]))
 
     @property
     def id(self) -> str:
@@ -104,9 +110,17 @@ class LayerIndex:
 
     @classmethod
     def load(
-        cls, data_dir: Path | str | None = None, *, verify: bool = True
+        cls,
+        data_dir: Path | str | None = None,
+        *,
+        verify: bool = True,
+        piece_vertices: int = MAX_VERTICES,
     ) -> LayerIndex:
-        """Load every catalog layer once; checksum failures raise ``DataUnavailableError``."""
+        """Load every catalog layer once; checksum failures raise ``DataUnavailableError``.
+
+        ``piece_vertices``: features with more vertices are cut into pieces for the index
+        (``zoning.subdivide``); the answers do not depend on it, only the speed does.
+        """
         import time
 
         t0 = time.perf_counter()
@@ -135,7 +149,14 @@ class LayerIndex:
                         ) from exc
                     rasters[entry.id] = RasterLayer(entry, path, dataset, coverage)
                 else:
-                    vectors[entry.id] = _vector_layer(entry, load_vector(folder, entry), coverage)
+                    stored = (
+                        load_pieces(folder, entry)
+                        if entry.piece_vertices == piece_vertices
+                        else None
+                    )
+                    vectors[entry.id] = _vector_layer(
+                        entry, load_vector(folder, entry), coverage, piece_vertices, stored
+                    )
         except LayerError as exc:
             raise DataUnavailableError(
                 str(exc), field="data", hint="run `zoning build` to (re)build the data pack"
@@ -167,10 +188,21 @@ class LayerIndex:
 
 
 def _vector_layer(
-    entry: CatalogEntry, gdf: Any, coverage: BaseGeometry | None
+    entry: CatalogEntry,
+    gdf: Any,
+    coverage: BaseGeometry | None,
+    piece_vertices: int,
+    stored: tuple[NDArray[np.object_], NDArray[np.intp]] | None,
 ) -> VectorLayer:
-    gdf = gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)].reset_index(drop=True)
+    present = ~(gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()
+    gdf = gdf[present].reset_index(drop=True)
     geoms = np.asarray(gdf.geometry.values, dtype=object)
+    if present.all() and entry.piece_vertices == piece_vertices:
+        # built by ``zoning build``: its pieces, or none needed (features are their own pieces)
+        parts, part_row = stored or (geoms.copy(), np.arange(len(geoms), dtype=np.intp))
+    else:
+        parts, part_row = subdivide(geoms, piece_vertices)
+    shapely.prepare(parts)  # pieces of small features are the features themselves
     shapely.prepare(geoms)
     n = len(gdf)
 
@@ -198,6 +230,9 @@ def _vector_layer(
         attrs=attrs,
         coverage=coverage,
         geom_types=shapely.get_type_id(geoms).astype(np.int32),
+        parts=parts,
+        part_row=part_row,
+        part_tree=shapely.STRtree(parts),
     )
 
 

@@ -26,6 +26,7 @@ from zoning.coverage import layer_coverage
 from zoning.crs import check_swapped, parse_crs
 from zoning.errors import ZoningError
 from zoning.index import LayerIndex, VectorLayer
+from zoning.pairs import group_pairs
 from zoning.raster import zonal_stats
 from zoning.result import Hit, LayerCoverage, RasterStats, RiverDistance, SpatialResult
 from zoning.site import Site
@@ -154,29 +155,32 @@ def overlap_measures(
     site_type: str,
     site_area: float,
     site_length: float,
-    pieces_local: NDArray[np.object_],
+    area_local: NDArray[np.float64],
+    length_local: NDArray[np.float64],
     feature_types: NDArray[np.int32],
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """(overlap_area_m2, overlap_ratio, length_inside_m, share) arrays; NaN where not meaningful.
 
-    Polygon site × polygon zone: overlap area and its share of the site. Polygon site × line
-    feature: length of the feature inside the site. Line site × anything: length of the site
-    inside the feature and its share of the site's length. Point sites: share 1.
+    ``area_local`` / ``length_local``: area and length of site ∩ feature per feature (sums over
+    the feature's pieces). Polygon site × polygon zone: overlap area and its share of the site.
+    Polygon site × line feature: length of the feature inside the site. Line site × anything:
+    length of the site inside the feature and its share of the site's length. Point sites:
+    share 1.
     """
-    n = len(pieces_local)
+    n = len(area_local)
     nan = np.full(n, np.nan)
     area, ratio, length, share = nan.copy(), nan.copy(), nan.copy(), np.ones(n)
     poly_feat = np.isin(feature_types, _POLY_TYPES)
     line_feat = np.isin(feature_types, _LINE_TYPES)
     if site_type in ("Polygon", "MultiPolygon"):
-        a = np.asarray(shapely.area(pieces_local), dtype="float64")
+        a = area_local
         r = np.clip(a / site_area, 0.0, 1.0) if site_area > 0 else np.zeros(n)
         area = np.where(poly_feat, np.minimum(a, site_area), np.nan)
         ratio = np.where(poly_feat, r, np.nan)
-        length = np.where(line_feat, shapely.length(pieces_local), np.nan)
+        length = np.where(line_feat, length_local, np.nan)
         share = np.where(poly_feat, r, 1.0)
     elif site_type in ("LineString", "MultiLineString"):
-        ln = np.minimum(np.asarray(shapely.length(pieces_local), dtype="float64"), site_length)
+        ln = np.minimum(length_local, site_length)
         r = np.clip(ln / site_length, 0.0, 1.0) if site_length > 0 else np.zeros(n)
         length = ln
         ratio = np.where(poly_feat, r, np.nan)
@@ -191,26 +195,33 @@ def _opt(value: float) -> float | None:
 def layer_hits(
     frame: SiteFrame, layer: VectorLayer, bands: tuple[float, ...], reach: float
 ) -> list[Hit]:
-    """Intersecting features (with overlap measures) and features within reach of one site."""
+    """Intersecting features (with overlap measures) and features within reach of one site.
+
+    The work runs on the layer's pieces (``zoning.subdivide``); measures are summed per feature
+    and distances are the minimum over its pieces.
+    """
     site = frame.site
     r = 0.0 if layer.is_containment else reach
     env = frame.envelope(r)
-    cand = layer.tree.query(env)
+    cand = layer.part_tree.query(env)
     if cand.size == 0:
         return []
     cand.sort()
-    geoms = layer.geoms[cand]
+    parts = layer.parts[cand]
     if site.geom_type == "Point":
-        inter = shapely.intersects(geoms, site.geometry)  # features are prepared
+        inter = shapely.intersects(parts, site.geometry)  # pieces are prepared
     else:
-        inter = shapely.intersects(site.geometry, geoms)  # the site is prepared
+        inter = shapely.intersects(site.geometry, parts)  # the site is prepared
     hits: list[Hit] = []
-    rows_i = cand[inter]
+    hit_parts = cand[inter]
+    _, rows_i, group = group_pairs(np.zeros(len(hit_parts), np.intp), layer.part_row[hit_parts])
     if rows_i.size:
-        pieces = overlap_pieces(site.geometry, layer.geoms[rows_i])
-        pieces_local = measure.project(pieces, frame.tr)
+        pieces_local = measure.project(overlap_pieces(site.geometry, layer.parts[hit_parts]),
+                                       frame.tr)
+        a = _sum_by(group, shapely.area(pieces_local), len(rows_i))
+        ln = _sum_by(group, shapely.length(pieces_local), len(rows_i))
         area, ratio, length, share = overlap_measures(
-            site.geom_type, frame.area_local, frame.length_local, pieces_local,
+            site.geom_type, frame.area_local, frame.length_local, a, ln,
             layer.geom_types[rows_i],
         )
         relation = "contains_site" if layer.is_containment else "intersects"
@@ -224,9 +235,11 @@ def layer_hits(
             )
     if layer.is_containment or r <= 0:
         return hits
-    rows_n = cand[~inter]
-    if rows_n.size:
-        dist = distances_to(frame, layer.geoms[rows_n], env)
+    near = cand[~np.isin(layer.part_row[cand], rows_i)]
+    if near.size:
+        rows_n, dist = nearest_per_feature(
+            layer.part_row[near], distances_to(frame, layer.parts[near], env)
+        )
         keep = dist <= r
         rows_n, dist = rows_n[keep], dist[keep]
         order = np.argsort(dist, kind="stable")
@@ -239,12 +252,25 @@ def layer_hits(
     return hits
 
 
+def _sum_by(group: NDArray[np.intp], values: NDArray[np.float64], n: int) -> NDArray[np.float64]:
+    return np.asarray(np.bincount(group, values, minlength=n), dtype="float64")
+
+
+def nearest_per_feature(
+    rows: NDArray[np.intp], dist: NDArray[np.float64]
+) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+    """(feature rows, smallest distance of each) from per-piece distances."""
+    uniq, group = np.unique(rows, return_inverse=True)
+    best = np.full(len(uniq), np.inf)
+    np.minimum.at(best, group, dist)
+    return uniq.astype(np.intp), best
+
+
 def overlap_pieces(site_geom: BaseGeometry, feats: NDArray[np.object_]) -> NDArray[np.object_]:
     """site ∩ feature for each feature, skipping the overlay where a feature covers the site.
 
     Admin units, basins and large zones usually contain a small site outright; a prepared
-    ``covers`` test answers that in microseconds, while an overlay with a province outline
-    costs milliseconds.
+    ``covers`` test answers that in microseconds, while an overlay costs far more.
     """
     covers = shapely.covers(feats, site_geom)  # features are prepared
     pieces = np.empty(len(feats), dtype=object)
@@ -277,10 +303,12 @@ def distances_to(
 def river_distances(frame: SiteFrame, layer: VectorLayer, reach: float) -> list[RiverDistance]:
     """Nearest distance from the site to each river (grouped by name, level and basin)."""
     env = frame.envelope(reach)
-    cand = layer.tree.query(env)
-    if cand.size == 0:
+    cand_parts = layer.part_tree.query(env)
+    if cand_parts.size == 0:
         return []
-    dist = distances_to(frame, layer.geoms[cand], env)
+    cand, dist = nearest_per_feature(
+        layer.part_row[cand_parts], distances_to(frame, layer.parts[cand_parts], env)
+    )
     keep = dist <= reach
     cand, dist = cand[keep], dist[keep]
     if cand.size == 0:

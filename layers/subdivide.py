@@ -1,0 +1,134 @@
+"""Cut large features into small pieces for the index (the ``ST_Subdivide`` idea).
+
+Why: every GEOS predicate and overlay costs time linear in the vertices of the feature it
+touches. A red-line polygon of 25,000 vertices makes each small site that lands near it pay for
+all 25,000; its pieces of at most ``MAX_VERTICES`` vertices bound that cost, and their tight
+bounding boxes let the STRtree reject most candidates before GEOS runs at all.
+
+Pieces are produced by repeatedly halving a feature's bounding box along its longer side with
+``shapely.clip_by_rect`` (GEOS rectangle clipping, far cheaper than a general overlay) until each
+piece has few enough vertices. Halves share only the cut line, so areas and lengths of the
+pieces add up to those of the feature; measures per feature are sums over its pieces and
+distances are minima. Clipping output is checked: an invalid piece falls back to the exact
+``intersection`` with the same rectangle.
+
+``zoning build`` stores the pieces of each layer next to it (``<id>.pieces.parquet``: the
+piece geometries and ``row``, the feature each belongs to), so the service loads them instead
+of cutting again at every start; a layer whose features are all small has no pieces file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+# PostGIS's documented default for ST_Subdivide; the bench notes measured the effect.
+MAX_VERTICES = 256
+# Stop halving below this size (degrees, ≈ 10 m): a piece that small never needs to be smaller.
+MIN_SIZE_DEG = 1e-4
+
+
+def subdivide(
+    geoms: NDArray[np.object_], max_vertices: int = MAX_VERTICES
+) -> tuple[NDArray[np.object_], NDArray[np.intp]]:
+    """(pieces, row of the source feature per piece); small features are their own piece.
+
+    Points and empty geometries pass through unchanged. Pieces keep the order of their features
+    (sorted by source row), which keeps results deterministic.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    rows = np.arange(len(geoms), dtype=np.intp)
+    done_geoms: list[NDArray[np.object_]] = []
+    done_rows: list[NDArray[np.intp]] = []
+    work, work_rows = geoms, rows
+    while len(work):
+        bounds = shapely.bounds(work)
+        size = np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])
+        small = (
+            (shapely.get_num_coordinates(work) <= max_vertices)
+            | (shapely.get_dimensions(work) < 1)
+            | ~(size >= MIN_SIZE_DEG)  # also NaN bounds of empties
+        )
+        done_geoms.append(work[small])
+        done_rows.append(work_rows[small])
+        work, work_rows, bounds = work[~small], work_rows[~small], bounds[~small]
+        if not len(work):
+            break
+        halves_a, halves_b = _halve(work, bounds)
+        work = np.concatenate([halves_a, halves_b])
+        work_rows = np.concatenate([work_rows, work_rows])
+        keep = ~shapely.is_empty(work)
+        work, work_rows = work[keep], work_rows[keep]
+    pieces = np.concatenate(done_geoms) if done_geoms else np.empty(0, dtype=object)
+    piece_rows = np.concatenate(done_rows) if done_rows else np.empty(0, dtype=np.intp)
+    order = np.argsort(piece_rows, kind="stable")
+    return pieces[order], piece_rows[order]
+
+
+def _halve(
+    geoms: NDArray[np.object_], bounds: NDArray[np.float64]
+) -> tuple[NDArray[np.object_], NDArray[np.object_]]:
+    """Each geometry cut in two across the middle of the longer side of its bounding box."""
+    x0, y0, x1, y1 = (bounds[:, k] for k in range(4))
+    wide = (x1 - x0) >= (y1 - y0)
+    mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+    # rectangles a little larger than the box, so no edge on the box boundary is lost
+    pad = np.maximum(x1 - x0, y1 - y0) * 0.01 + 1e-9
+    lo_x, lo_y, hi_x, hi_y = x0 - pad, y0 - pad, x1 + pad, y1 + pad
+    rects_a = np.column_stack(
+        [lo_x, lo_y, np.where(wide, mx, hi_x), np.where(wide, hi_y, my)]
+    )
+    rects_b = np.column_stack(
+        [np.where(wide, mx, lo_x), np.where(wide, lo_y, my), hi_x, hi_y]
+    )
+    return _clip(geoms, rects_a), _clip(geoms, rects_b)
+
+
+def _clip(geoms: NDArray[np.object_], rects: NDArray[np.float64]) -> NDArray[np.object_]:
+    # clip_by_rect takes one rectangle per call; the loop is over features being split (few,
+    # at load time), and GEOS does the work inside each call.
+    out = np.array(
+        [_clip_one(g, r) for g, r in zip(geoms, rects.tolist(), strict=True)], dtype=object
+    )
+    polygonal = shapely.get_dimensions(out) == 2
+    bad = polygonal & ~shapely.is_valid(out)
+    if bad.any():
+        out[bad] = shapely.intersection(geoms[bad], shapely.box(*rects[bad].T))
+    return out
+
+
+def _clip_one(geom: shapely.Geometry, rect: list[float]) -> shapely.Geometry:
+    """Fast rectangle clip; the exact overlay where GEOS's clipper gives up (degenerate rings)."""
+    try:
+        return shapely.clip_by_rect(geom, *rect)
+    except shapely.errors.GEOSException:
+        return shapely.intersection(geom, shapely.box(*rect))
+
+
+def write_pieces(
+    geoms: NDArray[np.object_], folder: Path, layer_id: str, max_vertices: int = MAX_VERTICES
+) -> dict[str, object]:
+    """Cut ``geoms`` and write the pieces under ``folder``; the catalog fields that describe them.
+
+    Returns ``pieces`` (relative path, or None when no feature needed cutting),
+    ``pieces_version`` and ``piece_vertices``.
+    """
+    from layers.catalog import sha256_file
+    from layers.write import STORAGE_CRS, write_geoparquet
+
+    pieces, rows = subdivide(geoms, max_vertices)
+    fields: dict[str, object] = {"pieces": None, "pieces_version": None,
+                                 "piece_vertices": max_vertices}
+    if len(pieces) == len(geoms):
+        return fields
+    rel = f"layers/{layer_id}.pieces.parquet"
+    frame = gpd.GeoDataFrame(
+        {"row": rows.astype(np.int32)}, geometry=gpd.GeoSeries(pieces, crs=STORAGE_CRS)
+    )
+    write_geoparquet(frame, folder / rel)
+    fields.update(pieces=rel, pieces_version=sha256_file(folder / rel))
+    return fields
