@@ -23,7 +23,9 @@ bulk: ``screen`` per site gives them, and ``feature_row`` lets a caller fetch at
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -153,6 +155,7 @@ def screen_many(
     layers: Iterable[str] | None = None,
     *,
     chunk_size: int = 100_000,
+    threads: int | None = None,
 ) -> pd.DataFrame:
     """Screen every site in ``sites`` (EPSG:4490 lon/lat) in bulk; the hits table.
 
@@ -160,7 +163,9 @@ def screen_many(
     that are None or empty are skipped. Other CRSs are converted with ``to_crs``. Use
     ``screen_many_full`` to also get coverage gaps and river distances.
     """
-    return screen_many_full(sites, index, buffers_m, search_m, layers, chunk_size=chunk_size).hits
+    return screen_many_full(
+        sites, index, buffers_m, search_m, layers, chunk_size=chunk_size, threads=threads
+    ).hits
 
 
 def screen_many_full(
@@ -171,10 +176,13 @@ def screen_many_full(
     layers: Iterable[str] | None = None,
     *,
     chunk_size: int = 100_000,
+    threads: int | None = None,
 ) -> BulkResult:
     """Like ``screen_many`` but returns hits, coverage gaps and river distances.
 
     Sites are processed ``chunk_size`` at a time so memory stays bounded for millions of sites.
+    ``threads``: layers screened in parallel (default: ``ZONING_THREADS`` or the CPU count; 1 in
+    processes that are themselves one of several workers, such as Dask workers).
     """
     bands, reach = check_buffers(buffers_m, search_m)
     geoseries = sites.geometry if isinstance(sites, gpd.GeoDataFrame) else sites
@@ -193,13 +201,27 @@ def screen_many_full(
     keep = np.flatnonzero(valid)
     wanted = set(layers) if layers is not None else None
     parts = [
-        _screen_chunk(geoms, labels, keep[i : i + chunk_size], index, bands, reach, wanted)
+        _screen_chunk(
+            geoms, labels, keep[i : i + chunk_size], index, bands, reach, wanted,
+            default_threads() if threads is None else max(1, threads),
+        )
         for i in range(0, max(len(keep), 1), chunk_size)
     ]
     if len(parts) == 1:
         return parts[0]
     return BulkResult(*(_concat([getattr(p, k) for p in parts]) for k in
                         ("hits", "coverage", "rivers")))
+
+
+def default_threads() -> int:
+    """``ZONING_THREADS`` if set, else the number of CPUs this process may use."""
+    value = os.environ.get("ZONING_THREADS", "").strip()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -215,21 +237,31 @@ def _screen_chunk(
     bands: tuple[float, ...],
     reach: float,
     wanted: set[str] | None,
+    threads: int,
 ) -> BulkResult:
     prepared = _Sites(geoms[keep].copy())
-    frames: list[pd.DataFrame] = []
-    coverage: list[pd.DataFrame] = []
-    rivers: list[pd.DataFrame] = []
-    for layer in index.vectors.values():
-        if wanted is not None and layer.id not in wanted:
-            continue
+    chosen = [v for v in index.vectors.values() if wanted is None or v.id in wanted]
+
+    def one_layer(layer: VectorLayer) -> tuple[pd.DataFrame | None, pd.DataFrame, pd.DataFrame]:
         share, cov = _coverage(prepared, layer)
-        if cov is not None:
-            cov["site_index"] = labels[keep[cov.pop("site_row").to_numpy()]]
-            coverage.append(cov)
-        frames.append(_layer_hits(prepared, layer, bands, reach, share))
+        hits = _layer_hits(prepared, layer, bands, reach, share)
+        rivers = pd.DataFrame()
         if layer.kind in RIVER_KINDS:
-            rivers.append(_rivers(prepared, layer, max(reach, RIVER_REACH_M), share))
+            rivers = _rivers(prepared, layer, max(reach, RIVER_REACH_M), share)
+        return cov, hits, rivers
+
+    if threads > 1 and len(chosen) > 1:
+        # One layer per task: GEOS work releases the GIL, and no two threads ever touch the
+        # same prepared geometry (each layer's pieces are only used by the task of that layer).
+        with ThreadPoolExecutor(max_workers=min(threads, len(chosen))) as pool:
+            results = list(pool.map(one_layer, chosen))
+    else:
+        results = [one_layer(layer) for layer in chosen]
+    coverage = [cov for cov, _, _ in results if cov is not None]
+    frames = [hits for _, hits, _ in results]
+    rivers = [riv for _, _, riv in results if len(riv)]
+    for cov in coverage:
+        cov["site_index"] = labels[keep[cov.pop("site_row").to_numpy()]]
     nonempty = [f for f in frames if len(f)]
     hits = pd.concat(nonempty, ignore_index=True) if nonempty else None
     if hits is None:
@@ -305,25 +337,40 @@ def _feature_pairs(layer: VectorLayer, s_idx: Ints, p_idx: Ints) -> tuple[Ints, 
 
 def _frame(layer: VectorLayer, si: Ints, fi: Ints, relation: str, **cols: object) -> pd.DataFrame:
     n = len(si)
+    nan = np.full(n, np.nan)
     data: dict[str, object] = {
         "site_index": si,
-        "layer": np.full(n, layer.id, dtype=object),
-        "layer_kind": np.full(n, layer.kind, dtype=object),
+        "layer": _const(layer.id, n),
+        "layer_kind": _const(layer.kind, n),
         "feature_id": layer.feature_id[fi],
         "feature_row": fi,
         "name": layer.name[fi],
         "zone_class": layer.zone_class[fi],
-        "relation": np.full(n, relation, dtype=object),
-        "overlap_area_m2": np.full(n, np.nan),
-        "overlap_ratio": np.full(n, np.nan),
-        "length_inside_m": np.full(n, np.nan),
+        "relation": _const(relation, n),
+        "overlap_area_m2": nan,
+        "overlap_ratio": nan,
+        "length_inside_m": nan,
         "distance_m": np.zeros(n),
-        "band_m": np.full(n, np.nan),
-        "share": np.full(n, np.nan),
+        "band_m": nan,
+        "share": nan,
         "accuracy": layer.accuracy[fi],
     }
     data.update(cols)
-    return pd.DataFrame(data)
+    # Object columns as they are: letting pandas infer its str dtype for every text column
+    # costs more than the spatial work for point batches.
+    return pd.DataFrame(
+        {k: pd.Series(v, dtype=object, copy=False) if _is_text(v) else v for k, v in data.items()}
+    )
+
+
+def _const(value: str, n: int) -> NDArray[np.object_]:
+    out = np.empty(n, dtype=object)
+    out[:] = value  # much faster than np.full for object arrays
+    return out
+
+
+def _is_text(values: object) -> bool:
+    return isinstance(values, np.ndarray) and values.dtype == object
 
 
 def _intersecting(
