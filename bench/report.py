@@ -85,12 +85,16 @@ def targets(ctx: dict[str, Any]) -> list[tuple[str, str, str]]:
             )
     ours_pts = _per_s(figs, "ours", "point")
     ours_cpu = _per_s(figs, "ours", "point", "per_cpu_s")
+    ours_warm = _per_s(figs, "ours", "point", "warm_per_s")
+    met = None if ours_pts is None or ctx["mode"] != "full" else ours_pts >= 500_000
+    warm_met = ours_warm is not None and ours_warm >= 500_000
     rows.append(
         (
             "≥ 500,000 point sites/s (province-scale set)",
-            (_num(ours_pts) + "/s wall-clock" if ours_pts else "—")
+            (_num(ours_pts) + "/s wall-clock first batch" if ours_pts else "—")
+            + (f", {_num(ours_warm)}/s second batch" if ours_warm else "")
             + (f", {_num(ours_cpu)}/CPU-s" if ours_cpu else ""),
-            verdict(None if ours_pts is None or ctx["mode"] != "full" else ours_pts >= 500_000),
+            "met warm, **missed** cold" if met is False and warm_met else verdict(met),
         )
     )
     single = figs.get("ours", {}).get("single", {}).get("polygon", {})
@@ -170,6 +174,10 @@ def render(ctx: dict[str, Any]) -> str:
         head,
         rule,
         row(f"point sites / s (batch of {sizes['point']:,})", lambda f, e: _batch(f, "point")),
+        row(
+            "point sites / s, the same batch again (warm caches)",
+            lambda f, e: _num(f.get("batch", {}).get("point", {}).get("warm_per_s")),
+        ),
         row(
             f"polygon sites / s, with overlap areas (batch of {sizes['polygon']:,})",
             lambda f, e: _batch(f, "polygon"),
