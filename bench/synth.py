@@ -28,7 +28,7 @@ import shapely
 
 from bench.measure import area_m2, geodesic_length_m
 from layers.catalog import Catalog, CatalogEntry, read_catalog, sha256_file, write_catalog
-from layers.subdivide import write_pieces
+from layers.subdivide import MAX_VERTICES, pieces_current, write_pieces
 
 KM_PER_DEG_LAT = 110.9
 KM_PER_DEG_LON_EQ = 111.32
@@ -327,9 +327,9 @@ LAYERS = {
 
 
 def add_pieces(out: Path) -> Path:
-    """Give a set generated before pieces existed its pieces files, as ``zoning build`` would."""
+    """(Re)write the pieces files of a set cut by older code, as ``zoning build`` would."""
     catalog = read_catalog(out)
-    if all(e.piece_vertices is not None for e in catalog.layers):
+    if all(pieces_current(e, MAX_VERTICES) for e in catalog.layers):
         return out
     entries = []
     for entry in catalog.layers:

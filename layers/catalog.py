@@ -73,6 +73,9 @@ class CatalogEntry(BaseModel):
     piece_vertices: int | None = Field(
         None, description="most vertices per piece; None: pieces were not built"
     )
+    piece_densify_deg: float | None = Field(
+        None, description="longest edge of the pieces, degrees (they are densified)"
+    )
     fields: list[str] = Field(default_factory=list)
     reference: ReferenceCheck | None = None
     unit: str | None = Field(None, description="raster value unit, e.g. m")

@@ -28,19 +28,27 @@ from numpy.typing import NDArray
 
 # PostGIS's documented default for ST_Subdivide; the bench notes measured the effect.
 MAX_VERTICES = 256
+# Edges longer than this (degrees, ≈ 500 m) are split before and after cutting, so that an edge
+# straight in lon/lat stays (nearly) the same curve once projected for measuring. Doing it once
+# here spares the screening engine a ``segmentize`` pass over every piece it measures a
+# distance to (zoning.measure uses the same constant for the geometries it densifies itself).
+DENSIFY_DEG = 0.005
 # Stop halving below this size (degrees, ≈ 10 m): a piece that small never needs to be smaller.
 MIN_SIZE_DEG = 1e-4
 
 
 def subdivide(
-    geoms: NDArray[np.object_], max_vertices: int = MAX_VERTICES
+    geoms: NDArray[np.object_], max_vertices: int = MAX_VERTICES, densify: bool = True
 ) -> tuple[NDArray[np.object_], NDArray[np.intp]]:
     """(pieces, row of the source feature per piece); small features are their own piece.
 
-    Points and empty geometries pass through unchanged. Pieces keep the order of their features
-    (sorted by source row), which keeps results deterministic.
+    Pieces are densified (``DENSIFY_DEG``), so a piece may exceed ``max_vertices`` by the points
+    added on its cut edges. Points and empty geometries pass through unchanged. Pieces keep the
+    order of their features (sorted by source row), which keeps results deterministic.
     """
     geoms = np.asarray(geoms, dtype=object)
+    if densify:
+        geoms = shapely.segmentize(geoms, DENSIFY_DEG)
     rows = np.arange(len(geoms), dtype=np.intp)
     done_geoms: list[NDArray[np.object_]] = []
     done_rows: list[NDArray[np.intp]] = []
@@ -66,7 +74,8 @@ def subdivide(
     pieces = np.concatenate(done_geoms) if done_geoms else np.empty(0, dtype=object)
     piece_rows = np.concatenate(done_rows) if done_rows else np.empty(0, dtype=np.intp)
     order = np.argsort(piece_rows, kind="stable")
-    return pieces[order], piece_rows[order]
+    pieces = pieces[order]
+    return (shapely.segmentize(pieces, DENSIFY_DEG) if densify else pieces), piece_rows[order]
 
 
 def _halve(
@@ -109,22 +118,34 @@ def _clip_one(geom: shapely.Geometry, rect: list[float]) -> shapely.Geometry:
         return shapely.intersection(geom, shapely.box(*rect))
 
 
+def pieces_current(entry: object, max_vertices: int) -> bool:
+    """Whether a catalog entry's stored pieces were cut the way this code would cut them."""
+    return (
+        getattr(entry, "piece_vertices", None) == max_vertices
+        and getattr(entry, "piece_densify_deg", None) == DENSIFY_DEG
+    )
+
+
 def write_pieces(
     geoms: NDArray[np.object_], folder: Path, layer_id: str, max_vertices: int = MAX_VERTICES
 ) -> dict[str, object]:
     """Cut ``geoms`` and write the pieces under ``folder``; the catalog fields that describe them.
 
-    Returns ``pieces`` (relative path, or None when no feature needed cutting),
-    ``pieces_version`` and ``piece_vertices``.
+    Returns ``pieces`` (relative path), ``pieces_version`` and ``piece_vertices``; point
+    layers have no pieces file (a point is its own piece).
     """
     from layers.catalog import sha256_file
     from layers.write import STORAGE_CRS, write_geoparquet
 
-    pieces, rows = subdivide(geoms, max_vertices)
-    fields: dict[str, object] = {"pieces": None, "pieces_version": None,
-                                 "piece_vertices": max_vertices}
-    if len(pieces) == len(geoms):
+    fields: dict[str, object] = {
+        "pieces": None,
+        "pieces_version": None,
+        "piece_vertices": max_vertices,
+        "piece_densify_deg": DENSIFY_DEG,
+    }
+    if not len(geoms) or shapely.get_dimensions(geoms).max() < 1:
         return fields
+    pieces, rows = subdivide(geoms, max_vertices)
     rel = f"layers/{layer_id}.pieces.parquet"
     frame = gpd.GeoDataFrame(
         {"row": rows.astype(np.int32)}, geometry=gpd.GeoSeries(pieces, crs=STORAGE_CRS)

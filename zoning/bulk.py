@@ -23,6 +23,7 @@ bulk: ``screen`` per site gives them, and ``feature_row`` lets a caller fetch at
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +46,7 @@ from zoning.screen import (
     RIVER_KINDS,
     RIVER_REACH_M,
     check_buffers,
+    overlap_pieces_pairwise,
 )
 
 HIT_COLUMNS = [
@@ -81,6 +83,14 @@ class _Sites:
             self.area = np.asarray(shapely.area(local), dtype="float64")
             self.length = np.asarray(shapely.length(local), dtype="float64")
 
+    def private_copy(self) -> _Sites:
+        """The same sites with their own geometry objects (prepared anew when not points)."""
+        twin = copy.copy(self)
+        if not self.all_points:
+            twin.geoms = shapely.transform(self.geoms, lambda xy: xy)  # new GEOS geometries
+            shapely.prepare(twin.geoms)
+        return twin
+
     def transformer(self, g: int):  # type: ignore[no-untyped-def]
         return measure.local_transformer(*self.group_centre[g])
 
@@ -104,7 +114,7 @@ class _Sites:
             tr = self.transformer(g)
             feats, f_pos = np.unique(feat_rows[sel], return_inverse=True)
             own, s_pos = np.unique(site_rows[sel], return_inverse=True)
-            f_local = measure.project(layer_geoms[feats], tr)
+            f_local = measure.project(layer_geoms[feats], tr, densify=False)  # index pieces
             s_local = measure.project(self.geoms[own], tr)
             out[sel] = measure.distances_m(s_local[s_pos], f_local[f_pos], tr)
         return out
@@ -200,13 +210,14 @@ def screen_many_full(
         )
     keep = np.flatnonzero(valid)
     wanted = set(layers) if layers is not None else None
-    parts = [
-        _screen_chunk(
-            geoms, labels, keep[i : i + chunk_size], index, bands, reach, wanted,
-            default_threads() if threads is None else max(1, threads),
-        )
-        for i in range(0, max(len(keep), 1), chunk_size)
-    ]
+    with index.lock:
+        parts = [
+            _screen_chunk(
+                geoms, labels, keep[i : i + chunk_size], index, bands, reach, wanted,
+                default_threads() if threads is None else max(1, threads),
+            )
+            for i in range(0, max(len(keep), 1), chunk_size)
+        ]
     if len(parts) == 1:
         return parts[0]
     return BulkResult(*(_concat([getattr(p, k) for p in parts]) for k in
@@ -241,22 +252,40 @@ def _screen_chunk(
 ) -> BulkResult:
     prepared = _Sites(geoms[keep].copy())
     chosen = [v for v in index.vectors.values() if wanted is None or v.id in wanted]
+    # Coverage first, once per coverage polygon (the layers of a region share one), and outside
+    # the threads: a prepared geometry must not be used by two threads at once.
+    by_coverage: dict[int, tuple[Floats | None, pd.DataFrame | None]] = {}
+    covered = []
+    for layer in chosen:
+        key = id(layer.coverage)
+        if key not in by_coverage:
+            by_coverage[key] = _coverage(prepared, layer)
+        share, cov = by_coverage[key]
+        if cov is not None:
+            cov = cov.assign(layer=layer.id)
+        covered.append((share, cov))
+    parallel = threads > 1 and len(chosen) > 1
 
-    def one_layer(layer: VectorLayer) -> tuple[pd.DataFrame | None, pd.DataFrame, pd.DataFrame]:
-        share, cov = _coverage(prepared, layer)
-        hits = _layer_hits(prepared, layer, bands, reach, share)
+    def one_layer(
+        task: tuple[VectorLayer, tuple[Floats | None, pd.DataFrame | None]],
+    ) -> tuple[pd.DataFrame | None, pd.DataFrame, pd.DataFrame]:
+        layer, (share, cov) = task
+        # Each thread gets its own site geometries (their prepared state is not thread-safe);
+        # the layer's pieces are only ever used by the one task screening that layer.
+        sites = prepared.private_copy() if parallel else prepared
+        hits = _layer_hits(sites, layer, bands, reach, share)
         rivers = pd.DataFrame()
         if layer.kind in RIVER_KINDS:
-            rivers = _rivers(prepared, layer, max(reach, RIVER_REACH_M), share)
+            rivers = _rivers(sites, layer, max(reach, RIVER_REACH_M), share)
         return cov, hits, rivers
 
-    if threads > 1 and len(chosen) > 1:
-        # One layer per task: GEOS work releases the GIL, and no two threads ever touch the
-        # same prepared geometry (each layer's pieces are only used by the task of that layer).
+    tasks = list(zip(chosen, covered, strict=True))
+    if parallel:
+        # GEOS releases the GIL, so layers screened in threads use every core
         with ThreadPoolExecutor(max_workers=min(threads, len(chosen))) as pool:
-            results = list(pool.map(one_layer, chosen))
+            results = list(pool.map(one_layer, tasks))
     else:
-        results = [one_layer(layer) for layer in chosen]
+        results = [one_layer(task) for task in tasks]
     coverage = [cov for cov, _, _ in results if cov is not None]
     frames = [hits for _, hits, _ in results]
     rivers = [riv for _, _, riv in results if len(riv)]
@@ -396,10 +425,7 @@ def _intersecting(
     if measured.any():
         k = np.flatnonzero(measured_piece)
         s_geoms, p_geoms = sites.geoms[ps[k]], layer.parts[pp[k]]
-        covers = shapely.covers(p_geoms, s_geoms)  # prepared pieces: no overlay needed
-        pieces = s_geoms.copy()
-        if (~covers).any():
-            pieces[~covers] = shapely.intersection(s_geoms[~covers], p_geoms[~covers])
+        pieces = overlap_pieces_pairwise(s_geoms, p_geoms)
         local = sites.project(pieces, ps[k])
         a = np.bincount(group[k], shapely.area(local), minlength=n)
         ln = np.bincount(group[k], shapely.length(local), minlength=n)

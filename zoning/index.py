@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ from layers.catalog import Catalog, CatalogEntry
 from layers.errors import LayerError
 from layers.kinds import load_kinds
 from layers.load import load_coverage, load_pieces, load_vector, open_catalog
-from layers.subdivide import MAX_VERTICES, subdivide
+from layers.subdivide import MAX_VERTICES, pieces_current, subdivide
 from zoning.errors import DataUnavailableError, LayerNotFoundError
 
 # Kinds whose units partition the land (``containment: true`` in layers/kinds.yaml): the engine
@@ -107,6 +108,10 @@ class LayerIndex:
     versions: dict[str, str]
     version: str
     load_seconds: float = 0.0
+    # GEOS builds the search structures of a prepared geometry lazily, without locking, so two
+    # threads must never query the same layers at once: ``screen`` and ``screen_many`` hold this
+    # while they work (the service runs request handlers in a thread pool).
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     @classmethod
     def load(
@@ -151,7 +156,7 @@ class LayerIndex:
                 else:
                     stored = (
                         load_pieces(folder, entry)
-                        if entry.piece_vertices == piece_vertices
+                        if pieces_current(entry, piece_vertices)
                         else None
                     )
                     vectors[entry.id] = _vector_layer(
@@ -197,7 +202,7 @@ def _vector_layer(
     present = ~(gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()
     gdf = gdf[present].reset_index(drop=True)
     geoms = np.asarray(gdf.geometry.values, dtype=object)
-    if present.all() and entry.piece_vertices == piece_vertices:
+    if present.all() and pieces_current(entry, piece_vertices):
         # built by ``zoning build``: its pieces, or none needed (features are their own pieces)
         parts, part_row = stored or (geoms.copy(), np.arange(len(geoms), dtype=np.intp))
     else:

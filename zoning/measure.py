@@ -18,6 +18,7 @@ cached by centre rounded to 0.01°.
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -25,6 +26,8 @@ import pyproj
 import shapely
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
+
+from layers.subdivide import DENSIFY_DEG
 
 GEOD = pyproj.Geod(ellps="GRS80")
 M2_PER_HA = 10_000.0
@@ -53,7 +56,9 @@ def m2_to_mu(area_m2: float) -> float:
 
 
 @lru_cache(maxsize=4096)
-def _laea(lon0: float, lat0: float) -> pyproj.Transformer:
+def _laea(lon0: float, lat0: float, thread: int) -> pyproj.Transformer:
+    # one transformer per thread: pyproj transformers must not be shared between threads
+    # (the bulk path screens layers in parallel threads; the service runs handlers in threads)
     return pyproj.Transformer.from_pipeline(
         "+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad "
         f"+step +proj=laea +lat_0={lat0} +lon_0={lon0} +ellps=GRS80"
@@ -78,23 +83,29 @@ def grid_centre(lon: Float | float, lat: Float | float) -> tuple[Float, Float]:
 def local_transformer(lon: float, lat: float) -> pyproj.Transformer:
     """Equal-area local projection (metres) for a site centred at (lon, lat); cached."""
     clon, clat = grid_centre(lon, lat)
-    return _laea(float(clon), float(clat))
+    return _laea(float(clon), float(clat), threading.get_ident())
 
 
-# Edges longer than this (degrees, ≈ 500 m) are densified before projecting, so that an edge
-# that is straight in lon/lat stays (nearly) the same curve in the projection whatever way it was
-# clipped; this keeps figures consistent between code paths and close to Geod ground truth.
-DENSIFY_DEG = 0.005
+# Edges longer than DENSIFY_DEG (degrees, ≈ 500 m) are densified before projecting, so that an
+# edge that is straight in lon/lat stays (nearly) the same curve in the projection whatever way
+# it was clipped; this keeps figures consistent between code paths and close to Geod ground
+# truth. Index pieces are densified once when they are built (layers.subdivide).
 
 
-def project(geoms: BaseGeometry | NDArray[np.object_], tr: pyproj.Transformer):  # type: ignore[no-untyped-def]
-    """Project lon/lat geometries (scalar or array) through ``tr`` in one vectorised call."""
+def project(  # type: ignore[no-untyped-def]
+    geoms: BaseGeometry | NDArray[np.object_], tr: pyproj.Transformer, densify: bool = True
+):
+    """Project lon/lat geometries (scalar or array) through ``tr`` in one vectorised call.
+
+    ``densify=False`` for geometries already densified (index pieces): skips a pass over every
+    vertex, the largest cost of distance measures in bulk.
+    """
 
     def fwd(xy: Float) -> Float:
         x, y = tr.transform(xy[:, 0], xy[:, 1])
         return np.column_stack((x, y))
 
-    return shapely.transform(shapely.segmentize(geoms, DENSIFY_DEG), fwd)
+    return shapely.transform(shapely.segmentize(geoms, DENSIFY_DEG) if densify else geoms, fwd)
 
 
 def unproject_xy(tr: pyproj.Transformer, x: Float, y: Float) -> tuple[Float, Float]:
