@@ -99,3 +99,14 @@ def test_bulk_reprojects_and_refuses_collections(index: LayerIndex) -> None:
     )
     with pytest.raises(InvalidGeometryError):
         screen_many(bad, index)
+
+
+def test_threads_give_the_same_answer(index: LayerIndex) -> None:
+    """Layers screened in parallel threads: same table as one thread, again and again."""
+    sites = _sites(n=60)
+    one = screen_many_full(sites, index, threads=1)
+    for _ in range(5):
+        many = screen_many_full(sites, index, threads=4)
+        pd.testing.assert_frame_equal(many.hits, one.hits)
+        pd.testing.assert_frame_equal(many.coverage, one.coverage)
+        pd.testing.assert_frame_equal(many.rivers, one.rivers)
