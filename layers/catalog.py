@@ -73,8 +73,8 @@ class CatalogEntry(BaseModel):
     piece_vertices: int | None = Field(
         None, description="most vertices per piece; None: pieces were not built"
     )
-    piece_densify_deg: float | None = Field(
-        None, description="longest edge of the pieces, degrees (they are densified)"
+    pieces_format: str | None = Field(
+        None, description="how the pieces were cut (layers/subdivide.py), e.g. to rebuild stale ones"
     )
     fields: list[str] = Field(default_factory=list)
     reference: ReferenceCheck | None = None

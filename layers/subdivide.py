@@ -28,8 +28,8 @@ from numpy.typing import NDArray
 
 # PostGIS's documented default for ST_Subdivide; the bench notes measured the effect.
 MAX_VERTICES = 256
-# Edges longer than this (degrees, ≈ 500 m) are split before and after cutting, so that an edge
-# straight in lon/lat stays (nearly) the same curve once projected for measuring. Doing it once
+# Edges longer than this (degrees, ≈ 500 m) are split before cutting, so that an edge straight
+# in lon/lat stays (nearly) the same curve once projected for measuring. Doing it once
 # here spares the screening engine a ``segmentize`` pass over every piece it measures a
 # distance to (zoning.measure uses the same constant for the geometries it densifies itself).
 DENSIFY_DEG = 0.005
@@ -42,8 +42,8 @@ def subdivide(
 ) -> tuple[NDArray[np.object_], NDArray[np.intp]]:
     """(pieces, row of the source feature per piece); small features are their own piece.
 
-    Pieces are densified (``DENSIFY_DEG``), so a piece may exceed ``max_vertices`` by the points
-    added on its cut edges. Points and empty geometries pass through unchanged. Pieces keep the
+    Features are densified (``DENSIFY_DEG``) before they are cut, so a long straight edge counts
+    with the points it gets. Points and empty geometries pass through unchanged. Pieces keep the
     order of their features (sorted by source row), which keeps results deterministic.
     """
     geoms = np.asarray(geoms, dtype=object)
@@ -74,8 +74,9 @@ def subdivide(
     pieces = np.concatenate(done_geoms) if done_geoms else np.empty(0, dtype=object)
     piece_rows = np.concatenate(done_rows) if done_rows else np.empty(0, dtype=np.intp)
     order = np.argsort(piece_rows, kind="stable")
-    pieces = pieces[order]
-    return (shapely.segmentize(pieces, DENSIFY_DEG) if densify else pieces), piece_rows[order]
+    # Cut edges stay as they are: they run inside the feature, so no shortest distance from
+    # outside ends on them, and overlaps are densified when they are measured.
+    return pieces[order], piece_rows[order]
 
 
 def _halve(
@@ -118,12 +119,15 @@ def _clip_one(geom: shapely.Geometry, rect: list[float]) -> shapely.Geometry:
         return shapely.intersection(geom, shapely.box(*rect))
 
 
+def pieces_format(max_vertices: int) -> str:
+    """What the catalog records about how pieces were cut; stored pieces of another format are
+    cut again at load."""
+    return f"v2: at most {max_vertices} vertices, densified to {DENSIFY_DEG} deg before cutting"
+
+
 def pieces_current(entry: object, max_vertices: int) -> bool:
     """Whether a catalog entry's stored pieces were cut the way this code would cut them."""
-    return (
-        getattr(entry, "piece_vertices", None) == max_vertices
-        and getattr(entry, "piece_densify_deg", None) == DENSIFY_DEG
-    )
+    return getattr(entry, "pieces_format", None) == pieces_format(max_vertices)
 
 
 def write_pieces(
@@ -141,7 +145,7 @@ def write_pieces(
         "pieces": None,
         "pieces_version": None,
         "piece_vertices": max_vertices,
-        "piece_densify_deg": DENSIFY_DEG,
+        "pieces_format": pieces_format(max_vertices),
     }
     if not len(geoms) or shapely.get_dimensions(geoms).max() < 1:
         return fields

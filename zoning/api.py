@@ -11,6 +11,7 @@ engine and the evaluator stay pure.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -280,20 +281,27 @@ def _thresholds(index: LayerIndex, rulebook: Rulebook) -> Any:
 
 
 def _situation_keys(hits: Any, index: LayerIndex, rulebook: Rulebook, labels: Any, types: Any) -> Any:
-    """One text key per site: its hits (feature, relation, distance bucket), gaps and project."""
+    """One text key per site: what the rulebook can see of its hits, gaps and project.
+
+    A hit becomes a token of its layer, its feature's *signature* (``feature_signatures``: every
+    property a rule can test, not the feature's identity), its relation and its distance bucket
+    relative to every rule threshold. Rules only ask whether some hit matches, never how many,
+    so each distinct token counts once: the thousands of sites near different red-line polygons
+    of one kind share one situation.
+    """
     base = types.map(lambda t: f"type={t}")
+    signatures = feature_signatures(index, rulebook)
+    thresholds = _thresholds(index, rulebook)
     if not len(hits):
         parts = pd.Series("", index=labels)
     else:
-        thresholds = _thresholds(index, rulebook)
         bucket = np.searchsorted(thresholds, hits["distance_m"].to_numpy(dtype="float64"), side="left")
+        sig = _signature_of(hits, signatures, "feature_row")
         token = (
-            hits["layer"].astype(str) + "/" + hits["feature_id"].astype(str) + "/"
+            hits["layer"].astype(str) + "/" + sig + "/"
             + hits["relation"].astype(str) + "/" + pd.Series(bucket, index=hits.index).astype(str)
         )
-        frame = pd.DataFrame({"site": hits["site_index"].to_numpy(), "token": token.to_numpy()})
-        frame = frame.sort_values(["site", "token"], kind="stable")
-        parts = frame.groupby("site", sort=False)["token"].agg("|".join).reindex(labels).fillna("")
+        parts = _join_tokens(hits["site_index"].to_numpy(), token.to_numpy(), labels, "|")
     extra = []
     for name in ("coverage", "rivers"):
         frame = hits.attrs.get(name) if len(hits) or hits.attrs else None
@@ -302,18 +310,91 @@ def _situation_keys(hits: Any, index: LayerIndex, rulebook: Rulebook, labels: An
         if name == "coverage":
             tok = frame["layer"].astype(str) + ":" + frame["status"].astype(str)
         else:
-            thresholds = _thresholds(index, rulebook)
             bucket = np.searchsorted(thresholds, frame["distance_m"].to_numpy(dtype="float64"))
-            tok = frame["feature_id"].astype(str) + "~" + pd.Series(bucket, index=frame.index).astype(str)
-        grouped = (
-            pd.DataFrame({"site": frame["site_index"].to_numpy(), "tok": tok.to_numpy()})
-            .sort_values(["site", "tok"]).groupby("site", sort=False)["tok"].agg(",".join)
-        )
-        extra.append(grouped.reindex(labels).fillna(""))
+            sig = _signature_of(frame, signatures, "feature_id")
+            tok = (
+                frame["layer"].astype(str) + "/" + sig + "~"
+                + pd.Series(bucket, index=frame.index).astype(str)
+            )
+        extra.append(_join_tokens(frame["site_index"].to_numpy(), tok.to_numpy(), labels, ","))
     key = base + "#" + parts
     for series in extra:
         key = key + "#" + series
     return key
+
+
+def _join_tokens(sites: Any, tokens: Any, labels: Any, sep: str) -> Any:
+    """Per site, its distinct tokens sorted and joined ("" for sites without any)."""
+    frame = pd.DataFrame({"site": sites, "token": tokens}).drop_duplicates()
+    frame = frame.sort_values(["site", "token"], kind="stable")
+    return frame.groupby("site", sort=False)["token"].agg(sep.join).reindex(labels).fillna("")
+
+
+def _signature_of(frame: Any, signatures: dict[str, dict[str, Any]], by: str) -> Any:
+    """The signature code of each row's feature (by ``feature_row`` or ``feature_id``)."""
+    out = pd.Series("", index=frame.index, dtype=object)
+    for layer_id, rows in frame.groupby("layer", sort=False).groups.items():
+        table = signatures.get(str(layer_id))
+        if table is None:
+            continue
+        keys = frame.loc[rows, by]
+        codes = table["by_row"] if by == "feature_row" else table["by_id"]
+        if by == "feature_row":
+            out.loc[rows] = codes[keys.to_numpy(dtype=np.int64)]
+        else:
+            out.loc[rows] = keys.astype(str).map(codes).fillna("?").to_numpy()
+    return out
+
+
+_SIGNATURES: dict[tuple[int, str, str], dict[str, dict[str, Any]]] = {}
+
+
+def feature_signatures(index: LayerIndex, rulebook: Rulebook) -> dict[str, dict[str, Any]]:
+    """Per layer: a short code per feature for everything the rulebook can test on it.
+
+    Two features with the same code are interchangeable for every rule: same kind and class,
+    same values of every attribute a selector, a distance attribute, the basin test or the
+    province test reads, and the same result for every name pattern of their kind. Built once
+    per (index, rulebook) and cached.
+    """
+    key = (id(index), index.version, rulebook.version)
+    cached = _SIGNATURES.get(key)
+    if cached is not None:
+        return cached
+    selectors = []
+    for rule in rulebook.rules:
+        selectors += [rule.zone, *rule.also_within]
+        if rule.superseded_in is not None:
+            selectors.append(rule.superseded_in)
+    attributes = {"basin", "adcode", "code", "county_adcode"}
+    attributes |= {a for sel in selectors for a in sel.attributes}
+    attributes |= {r.spatial.distance_attribute for r in rulebook.rules if r.spatial.distance_attribute}
+    out: dict[str, dict[str, Any]] = {}
+    for layer in index.vectors.values():
+        patterns = [
+            re.compile(p) for sel in selectors if sel.kind in (layer.kind, "river")
+            for p in sel.name_patterns
+        ]
+        n = len(layer.feature_id)
+        columns = [layer.zone_class.astype(str)]
+        columns += [layer.attrs[a].astype(str) for a in sorted(attributes) if a in layer.attrs]
+        texts = [layer.name, layer.attrs.get("river"), layer.attrs.get("park")]
+        for pattern in patterns:
+            hit = np.zeros(n, dtype=bool)
+            for values in texts:
+                if values is not None:
+                    hit |= np.array([v is not None and bool(pattern.search(str(v))) for v in values])
+            columns.append(hit.astype(str))
+        joined = pd.Series(columns[0], dtype=object)
+        for column in columns[1:]:
+            joined = joined + "\x1f" + pd.Series(column, dtype=object)
+        codes, _ = pd.factorize(joined)
+        by_row = np.array([f"s{c}" for c in codes], dtype=object)
+        out[layer.id] = {"by_row": by_row, "by_id": dict(zip(layer.feature_id, by_row, strict=True))}
+    if len(_SIGNATURES) > 8:
+        _SIGNATURES.clear()
+    _SIGNATURES[key] = out
+    return out
 
 
 def _decide_situation(
