@@ -80,7 +80,8 @@ async def _poll_generation(holder: StateHolder, every_s: float) -> None:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     holder: StateHolder = app.state.holder
     settings: ZoningSettings = app.state.settings
-    await asyncio.to_thread(holder.initial_load)
+    if not holder.loaded:  # preloaded before the workers were forked (app.prefork)
+        await asyncio.to_thread(holder.initial_load)
     hup = _install_sighup(holder)
     poller = (
         asyncio.create_task(_poll_generation(holder, settings.reload_poll_seconds))
@@ -110,8 +111,12 @@ def _include_routers(app: FastAPI) -> None:
         app.include_router(module.router)
 
 
-def create_app(settings: ZoningSettings | None = None) -> FastAPI:
-    """Build the service for ``settings`` (default: from ``ZONING_*`` environment variables)."""
+def create_app(settings: ZoningSettings | None = None, *, preload: bool = False) -> FastAPI:
+    """Build the service for ``settings`` (default: from ``ZONING_*`` environment variables).
+
+    ``preload``: load the data and rules now instead of at start-up of each worker, so that
+    workers forked afterwards share them (``app.prefork``); a refused start raises here.
+    """
     settings = settings or ZoningSettings()
     app = FastAPI(
         title="Ecological zoning screening (China)",
@@ -125,6 +130,8 @@ def create_app(settings: ZoningSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.holder = StateHolder(settings)
+    if preload:
+        app.state.holder.initial_load()
 
     add_exception_handlers(app)
     if settings.cors_origins:

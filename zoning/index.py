@@ -11,6 +11,7 @@ import hashlib
 import math
 import os
 import threading
+import weakref
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -96,7 +97,7 @@ class RasterLayer:
         return self.entry.id
 
 
-@dataclass
+@dataclass(eq=False)  # identity: indexes are tracked in a WeakSet (fork handling)
 class LayerIndex:
     """All layers of a processed data folder, ready for screening."""
 
@@ -170,7 +171,7 @@ class LayerIndex:
         digest = hashlib.sha256(
             "\n".join(f"{k}={v}" for k, v in sorted(versions.items())).encode()
         ).hexdigest()
-        return cls(
+        loaded = cls(
             data_dir=folder,
             catalog=catalog,
             vectors=vectors,
@@ -180,6 +181,19 @@ class LayerIndex:
             version=f"sha256:{digest}",
             load_seconds=time.perf_counter() - t0,
         )
+        _LOADED.add(loaded)
+        return loaded
+
+    def after_fork(self) -> None:
+        """In a forked worker: own raster handles and a fresh lock.
+
+        A GDAL dataset opened before ``fork`` shares its file offset with every other process,
+        so concurrent windowed reads would interleave; a lock held by another thread at the
+        moment of the fork would never be released in the child.
+        """
+        self.lock = threading.RLock()
+        for raster in self.rasters.values():
+            raster.dataset = rasterio.open(raster.path)
 
     def layer(self, layer_id: str) -> VectorLayer | RasterLayer:
         found = self.vectors.get(layer_id) or self.rasters.get(layer_id)
@@ -190,6 +204,17 @@ class LayerIndex:
                 hint=f"known layers: {', '.join(sorted(self.versions))}",
             )
         return found
+
+
+_LOADED: weakref.WeakSet[LayerIndex] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for index in list(_LOADED):
+        index.after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _vector_layer(

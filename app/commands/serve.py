@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.deps import StartupRefused
     from app.observability import configure_logging
 
     if args.workers < 1:
@@ -48,6 +49,14 @@ def run(args: argparse.Namespace) -> int:
     else:  # a server must not answer filings from corrupt data: refuse unless told otherwise
         os.environ.setdefault("ZONING_STRICT_STARTUP", "true")
     configure_logging(args.log_level.upper())
+    if args.workers > 1:  # load once, then fork: the workers share the loaded layers
+        from app.prefork import serve
+
+        try:
+            serve(args.host, args.port, args.workers, args.log_level)
+        except StartupRefused as exc:
+            raise SystemExit(f"zoning serve: {exc}") from exc
+        return 0
     uvicorn.run(
         "app.main:create_app",
         factory=True,
