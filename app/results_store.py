@@ -39,9 +39,16 @@ class ResultStore:
             conn.execute(SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=30)
+        conn = sqlite3.connect(self.path, timeout=30)
+        # WAL + NORMAL: commits are atomic and survive a crash of the service; only a power cut
+        # in the last moments can lose them. FULL would fsync on every screening request.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
 
-    def save(self, result: ScreeningResult, request: dict[str, Any]) -> None:
+    def save(
+        self, result: ScreeningResult, request: dict[str, Any], result_json: str | None = None
+    ) -> None:
+        """Keep ``result`` (``result_json``: its JSON when the caller already has it)."""
         with closing(self._connect()) as conn, conn:
             conn.execute(
                 "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?)",
@@ -49,7 +56,7 @@ class ResultStore:
                     result.result_id,
                     datetime.now(UTC).isoformat(timespec="seconds"),
                     json.dumps(request, ensure_ascii=False, default=str),
-                    result.model_dump_json(),
+                    result_json if result_json is not None else result.model_dump_json(),
                     result.versions.rulebook,
                     json.dumps(result.versions.layers, sort_keys=True),
                 ),

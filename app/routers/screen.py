@@ -12,7 +12,7 @@ import importlib
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from app.deps import SettingsDep, StateDep
 from app.schemas import ScreenRequest
@@ -40,7 +40,9 @@ def _screen_site() -> Any:
         ) from exc
 
 
-def _store(request: Request, result: ScreeningResult, body: dict[str, Any]) -> None:
+def _store(
+    request: Request, result: ScreeningResult, body: dict[str, Any], result_json: str
+) -> None:
     """Keep the result under its id for ``GET /v1/results/{id}`` (when that router is mounted).
 
     A storage failure is logged, not raised: the caller still gets the screening answer.
@@ -50,7 +52,7 @@ def _store(request: Request, result: ScreeningResult, body: dict[str, Any]) -> N
     except (ImportError, AttributeError):
         return
     try:
-        store_for(request).save(result, body)
+        store_for(request).save(result, body, result_json)
     except Exception:
         log.exception("could not store result %s", result.result_id)
 
@@ -63,7 +65,7 @@ def _store(request: Request, result: ScreeningResult, body: dict[str, Any]) -> N
 )
 def screen(
     body: ScreenRequest, request: Request, state: StateDep, settings: SettingsDep
-) -> ScreeningResult:
+) -> Response:
     """Screen ``geometry`` (in ``crs``) for ``project`` on ``as_of``; see interface.md."""
     if state.index is None or state.rulebook is None:
         raise DataUnavailableError(
@@ -72,5 +74,8 @@ def screen(
         )
     raw = body.model_dump(exclude_none=True)
     result: ScreeningResult = _screen_site()(raw, state.index, state.rulebook, settings)
-    _store(request, result, raw)
-    return result
+    # Serialised once, by pydantic-core: the same bytes are stored and sent (FastAPI would
+    # validate and encode the model again for the response).
+    payload = result.model_dump_json()
+    _store(request, result, raw, payload)
+    return Response(payload, media_type="application/json")
