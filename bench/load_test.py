@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 
 LUA = r"""
--- Mixed workload: weights 6 point : 2 polygon : 1 line : 1 OGC page.
+-- Request mix built by bench.load_test.build_requests.
 local bodies = {}
 local paths = {}
 %(bodies)s
@@ -62,17 +62,27 @@ def _lua_string(text: str) -> str:
 
 
 def build_requests(
-    seed: int, bbox: tuple[float, float, float, float], ogc_layer: str
+    seed: int,
+    bbox: tuple[float, float, float, float],
+    ogc_layer: str,
+    ogc_features: int = 40,
+    mix: str = "mixed",
+    count: int = 2000,
 ) -> list[dict]:
-    """A deterministic request mix inside ``bbox`` (lon/lat)."""
+    """A deterministic request mix inside ``bbox`` (lon/lat).
+
+    ``mixed``: 6 point : 2 polygon : 1 line screens : 1 OGC items page (at a random offset of
+    the ``ogc_features`` features, as a client paging through a layer); ``points``: point
+    screens only. ``count`` distinct requests, cycled by wrk.
+    """
     rng = random.Random(seed)
     minx, miny, maxx, maxy = bbox
     out: list[dict] = []
     types = ["solar_pv", "chemical", "road", "wind", "mining", None]
-    for i in range(200):
+    for i in range(count):
         x, y = rng.uniform(minx, maxx), rng.uniform(miny, maxy)
         project = rng.choice(types)
-        kind = i % 10
+        kind = 0 if mix == "points" else i % 10
         if kind < 6:
             geom = {"type": "Point", "coordinates": [round(x, 5), round(y, 5)]}
         elif kind < 8:
@@ -90,7 +100,8 @@ def build_requests(
             out.append(
                 {
                     "method": "GET",
-                    "path": f"/ogc/collections/{ogc_layer}/items?f=json&limit=20&offset={rng.randint(0, 20)}",
+                    "path": f"/ogc/collections/{ogc_layer}/items?f=json&limit=20"
+                    f"&offset={rng.randint(0, max(0, ogc_features - 20))}",
                 }
             )
             continue
@@ -133,13 +144,16 @@ def worker_memory(parent_pid: int) -> list[dict]:
     return out
 
 
-def run(data: Path, workers: int, duration: int, connections: int, threads: int) -> dict:
+def run(
+    data: Path, workers: int, duration: int, connections: int, threads: int, mix: str = "mixed"
+) -> dict:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (Debian package wrk; make system-deps)")
     catalog = json.loads((data / "catalog.json").read_text())
     qh = [e for e in catalog["layers"] if e["region"] == "qinghai" and e["kind"] == "admin"]
     bbox = tuple(qh[0]["bbox"]) if qh else tuple(catalog["layers"][0]["bbox"])
-    ogc_layer = next(e["id"] for e in catalog["layers"] if e["kind"] == "ecological_red_line")
+    ogc_entry = next(e for e in catalog["layers"] if e["kind"] == "ecological_red_line")
+    ogc_layer = ogc_entry["id"]
     port = _free_port()
     state = Path(tempfile.mkdtemp(prefix="zoning-load-"))
     env = {**os.environ, "ZONING_DATA_DIR": str(data), "ZONING_STATE_DIR": str(state)}
@@ -174,7 +188,10 @@ def run(data: Path, workers: int, duration: int, connections: int, threads: int)
             time.sleep(0.2)
         startup_s = time.perf_counter() - t0
         script = state / "mix.lua"
-        script.write_text(lua_script(build_requests(20261121, bbox, ogc_layer)))
+        requests = build_requests(
+            20261121, bbox, ogc_layer, int(ogc_entry["feature_count"]), mix
+        )
+        script.write_text(lua_script(requests))
         memory_before = worker_memory(server.pid)
         proc = subprocess.run(
             [
@@ -203,6 +220,9 @@ def run(data: Path, workers: int, duration: int, connections: int, threads: int)
         stats = json.loads(match.group(1))
         errors = sum(v for k, v in stats.items() if k.startswith("errors_"))
         return {
+            "measured_at": time.strftime("%Y-%m-%d %H:%M"),
+            "mix": mix,
+            "data": str(data),
             "workers": workers,
             "connections": connections,
             "duration_s": stats["duration_us"] / 1e6,
@@ -237,9 +257,12 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=60)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--mix", choices=("mixed", "points"), default="mixed")
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = parser.parse_args()
-    result = run(args.data.resolve(), args.workers, args.duration, args.connections, args.threads)
+    result = run(
+        args.data.resolve(), args.workers, args.duration, args.connections, args.threads, args.mix
+    )
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:

@@ -35,6 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 DOC = ROOT / "docs" / "benchmarks.md"
 NOTES = ROOT / "bench" / "notes.md"
+# Figures of the HTTP load and batch pipeline runs, committed so the report can be re-rendered.
+RESULTS = ROOT / "bench" / "results"
 BUNDLED = ROOT / "data" / "processed"
 SEED = 7
 
@@ -156,6 +158,14 @@ def build_context(run_dir: Path, meta: dict[str, Any], reference: str) -> dict[s
         "reference": reference,
         "checks": crosscheck(run_dir, engines, reference),
         "notes": NOTES.read_text(encoding="utf-8") if NOTES.exists() else "",
+        "load": [
+            json.loads(p.read_text()) for p in sorted(RESULTS.glob("load-*.json"))
+        ],
+        "batch": (
+            json.loads((RESULTS / "batch-pipeline.json").read_text())
+            if (RESULTS / "batch-pipeline.json").exists()
+            else None
+        ),
     }
 
 

@@ -285,9 +285,10 @@ def _situation_keys(hits: Any, index: LayerIndex, rulebook: Rulebook, labels: An
 
     A hit becomes a token of its layer, its feature's *signature* (``feature_signatures``: every
     property a rule can test, not the feature's identity), its relation and its distance bucket
-    relative to every rule threshold. Rules only ask whether some hit matches, never how many,
-    so each distinct token counts once: the thousands of sites near different red-line polygons
-    of one kind share one situation.
+    relative to every rule threshold. Rules only ask whether *some* matching feature lies within
+    a distance, never how many or which, so per (layer, signature, relation) only the nearest
+    bucket is kept: the thousands of sites near different red-line polygons of one kind share
+    one situation.
     """
     base = types.map(lambda t: f"type={t}")
     signatures = feature_signatures(index, rulebook)
@@ -297,11 +298,11 @@ def _situation_keys(hits: Any, index: LayerIndex, rulebook: Rulebook, labels: An
     else:
         bucket = np.searchsorted(thresholds, hits["distance_m"].to_numpy(dtype="float64"), side="left")
         sig = _signature_of(hits, signatures, "feature_row")
-        token = (
-            hits["layer"].astype(str) + "/" + sig + "/"
-            + hits["relation"].astype(str) + "/" + pd.Series(bucket, index=hits.index).astype(str)
+        what = hits["layer"].astype(str) + "/" + sig + "/" + hits["relation"].astype(str)
+        seen = (sig != "").to_numpy()  # features no rule can see do not make situations differ
+        parts = _nearest_tokens(
+            hits["site_index"].to_numpy()[seen], what.to_numpy()[seen], bucket[seen], labels, "|"
         )
-        parts = _join_tokens(hits["site_index"].to_numpy(), token.to_numpy(), labels, "|")
     extra = []
     for name in ("coverage", "rivers"):
         frame = hits.attrs.get(name) if len(hits) or hits.attrs else None
@@ -312,15 +313,29 @@ def _situation_keys(hits: Any, index: LayerIndex, rulebook: Rulebook, labels: An
         else:
             bucket = np.searchsorted(thresholds, frame["distance_m"].to_numpy(dtype="float64"))
             sig = _signature_of(frame, signatures, "feature_id")
-            tok = (
-                frame["layer"].astype(str) + "/" + sig + "~"
-                + pd.Series(bucket, index=frame.index).astype(str)
+            what = frame["layer"].astype(str) + "/" + sig
+            seen = (sig != "").to_numpy()
+            extra.append(
+                _nearest_tokens(
+                    frame["site_index"].to_numpy()[seen], what.to_numpy()[seen], bucket[seen],
+                    labels, ",",
+                )
             )
+            continue
         extra.append(_join_tokens(frame["site_index"].to_numpy(), tok.to_numpy(), labels, ","))
     key = base + "#" + parts
     for series in extra:
         key = key + "#" + series
     return key
+
+
+def _nearest_tokens(sites: Any, what: Any, bucket: Any, labels: Any, sep: str) -> Any:
+    """Tokens "<what>/<nearest bucket>": a rule asks whether *some* matching feature lies
+    within its distance, so only the nearest bucket of each kind of feature matters."""
+    frame = pd.DataFrame({"site": sites, "what": what, "bucket": bucket})
+    nearest = frame.groupby(["site", "what"], sort=False)["bucket"].min().reset_index()
+    tokens = nearest["what"].astype(str) + "/" + nearest["bucket"].astype(str)
+    return _join_tokens(nearest["site"].to_numpy(), tokens.to_numpy(), labels, sep)
 
 
 def _join_tokens(sites: Any, tokens: Any, labels: Any, sep: str) -> Any:
@@ -352,11 +367,17 @@ _SIGNATURES: dict[tuple[int, str, str], dict[str, dict[str, Any]]] = {}
 def feature_signatures(index: LayerIndex, rulebook: Rulebook) -> dict[str, dict[str, Any]]:
     """Per layer: a short code per feature for everything the rulebook can test on it.
 
-    Two features with the same code are interchangeable for every rule: same kind and class,
-    same values of every attribute a selector, a distance attribute, the basin test or the
-    province test reads, and the same result for every name pattern of their kind. Built once
-    per (index, rulebook) and cached.
+    The code is the list of rule zone selectors the feature matches (``zone_matches``, the
+    evaluator's own test), plus the value of any per-feature distance attribute, the basin
+    when a rule compares basins, and the province of an admin unit when a rule is limited to
+    provinces. Two features with the same code are interchangeable for every rule; features no
+    rule can see get the empty code and are left out of situations. Built once per
+    (index, rulebook) and cached.
     """
+    from types import SimpleNamespace
+
+    from zoning.rules.evaluator import zone_matches
+
     key = (id(index), index.version, rulebook.version)
     cached = _SIGNATURES.get(key)
     if cached is not None:
@@ -366,35 +387,52 @@ def feature_signatures(index: LayerIndex, rulebook: Rulebook) -> dict[str, dict[
         selectors += [rule.zone, *rule.also_within]
         if rule.superseded_in is not None:
             selectors.append(rule.superseded_in)
-    attributes = {"basin", "adcode", "code", "county_adcode"}
-    attributes |= {a for sel in selectors for a in sel.attributes}
-    attributes |= {r.spatial.distance_attribute for r in rulebook.rules if r.spatial.distance_attribute}
+    distance_attrs = sorted(
+        {r.spatial.distance_attribute for r in rulebook.rules if r.spatial.distance_attribute}
+    )
+    basin_kinds = {r.zone.kind for r in rulebook.rules if r.spatial.relation == "same_basin"}
+    if basin_kinds:
+        basin_kinds.add("river_basin")  # where the site's own basins come from
+    by_provinces = any(r.provinces for r in rulebook.rules)
     out: dict[str, dict[str, Any]] = {}
     for layer in index.vectors.values():
-        patterns = [
-            re.compile(p) for sel in selectors if sel.kind in (layer.kind, "river")
-            for p in sel.name_patterns
-        ]
-        n = len(layer.feature_id)
-        columns = [layer.zone_class.astype(str)]
-        columns += [layer.attrs[a].astype(str) for a in sorted(attributes) if a in layer.attrs]
-        texts = [layer.name, layer.attrs.get("river"), layer.attrs.get("park")]
-        for pattern in patterns:
-            hit = np.zeros(n, dtype=bool)
-            for values in texts:
-                if values is not None:
-                    hit |= np.array([v is not None and bool(pattern.search(str(v))) for v in values])
-            columns.append(hit.astype(str))
-        joined = pd.Series(columns[0], dtype=object)
-        for column in columns[1:]:
-            joined = joined + "\x1f" + pd.Series(column, dtype=object)
-        codes, _ = pd.factorize(joined)
-        by_row = np.array([f"s{c}" for c in codes], dtype=object)
+        mine = [sel for sel in selectors if sel.kind == layer.kind]
+        if layer.kind == "river":  # river distances become river hits too (evaluator._candidates)
+            mine += [sel for sel in selectors if sel.kind == "river" and sel not in mine]
+        rows = np.arange(len(layer.feature_id))
+        attributes = layer.attributes(rows) if len(rows) else []
+        codes = []
+        for row, attrs in zip(rows, attributes, strict=True):
+            hit = SimpleNamespace(
+                layer_kind=layer.kind, zone_class=layer.zone_class[row],
+                name=layer.name[row], attributes=attrs,
+            )  # fmt: skip
+            matched = "".join("1" if zone_matches(sel, hit) else "0" for sel in mine)  # type: ignore[arg-type]
+            parts = [matched] if "1" in matched else []
+            parts += [str(attrs.get(a)) for a in distance_attrs if parts]
+            if layer.kind in basin_kinds:
+                parts.append(f"basin={attrs.get('basin')}")
+            if by_provinces and layer.kind == "admin":
+                parts.append(f"prov={_province_of(attrs)}")
+            codes.append("/".join(parts))
+        uniques: dict[str, str] = {}
+        by_row = np.array(
+            [uniques.setdefault(c, f"s{len(uniques)}") if c else "" for c in codes], dtype=object
+        )
         out[layer.id] = {"by_row": by_row, "by_id": dict(zip(layer.feature_id, by_row, strict=True))}
     if len(_SIGNATURES) > 8:
         _SIGNATURES.clear()
     _SIGNATURES[key] = out
     return out
+
+
+def _province_of(attrs: dict[str, Any]) -> str:
+    """What ``evaluator._provinces`` reads from an admin unit: two leading digits of its code."""
+    for key in ("adcode", "code", "county_adcode"):
+        value = attrs.get(key)
+        if value and re.match(r"^\d{2}", str(value)):
+            return str(value)[:2]
+    return ""
 
 
 def _decide_situation(
