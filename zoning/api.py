@@ -449,10 +449,10 @@ def _decide_situation(
 
     hits: list[Hit] = []
     for row in site_hits or []:
-        layer = index.vectors[row["layer"]]
-        attributes = layer.attributes(np.asarray([row["feature_row"]]))[0]
+        attributes = _feature_attributes(index, row["layer"], int(row["feature_row"]))
         hits.append(
-            Hit(
+            # model_construct: every value comes from the engine's own typed columns
+            Hit.model_construct(
                 layer=row["layer"], layer_kind=row["layer_kind"], feature_id=str(row["feature_id"]),
                 name=_none(row["name"]), zone_class=_none(row["zone_class"]),
                 relation=row["relation"], overlap_area_m2=_num(row["overlap_area_m2"]),
@@ -499,6 +499,21 @@ def _decide_situation(
         "findings": len(evaluation.findings),
         "rule_error": None,
     }
+
+
+_ATTRIBUTES: dict[tuple[int, str, str, int], dict[str, Any]] = {}
+
+
+def _feature_attributes(index: LayerIndex, layer_id: str, row: int) -> dict[str, Any]:
+    """A feature's JSON-safe attributes, converted once per index (batches ask again and again)."""
+    key = (id(index), index.version, layer_id, row)
+    found = _ATTRIBUTES.get(key)
+    if found is None:
+        if len(_ATTRIBUTES) > 200_000:
+            _ATTRIBUTES.clear()
+        found = index.vectors[layer_id].attributes(np.asarray([row]))[0]
+        _ATTRIBUTES[key] = found
+    return dict(found)  # the evaluator may add keys to a hit's attributes
 
 
 def _none(value: Any) -> Any:

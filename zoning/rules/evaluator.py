@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any, Protocol
 
 from zoning.result import Finding, Governing, Hit, LayerCoverage, RiverDistance
@@ -239,9 +240,14 @@ def zone_matches(sel: ZoneSelector, h: Hit) -> bool:
             return False
     if sel.name_patterns:
         texts = [str(t) for t in (h.name, h.attributes.get("river"), h.attributes.get("park")) if t]
-        if not any(re.search(p, t) for p in sel.name_patterns for t in texts):
+        if not any(p.search(t) for p in _compiled(tuple(sel.name_patterns)) for t in texts):
             return False
     return True
+
+
+@lru_cache(maxsize=1024)
+def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(p) for p in patterns)
 
 
 def _project_match(sel: ProjectSelector, proj: _Project) -> tuple[bool, str | None]:
