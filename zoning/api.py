@@ -11,6 +11,7 @@ engine and the evaluator stay pure.
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -264,22 +265,6 @@ def _kind_columns(hits: Any, index: LayerIndex, labels: Any) -> Any:
     return out
 
 
-def _thresholds(index: LayerIndex, rulebook: Rulebook) -> Any:
-    """Every distance a rule compares with: fixed ``distance_m`` and per-feature attributes."""
-    values: set[float] = set()
-    for rule in rulebook.rules:
-        spatial = rule.spatial
-        if spatial.distance_m:
-            values.add(float(spatial.distance_m))
-        if spatial.distance_attribute:
-            for layer in index.vectors.values():
-                column = layer.attrs.get(spatial.distance_attribute)
-                if column is not None:
-                    numbers = [float(v) for v in column if isinstance(v, int | float)]
-                    values.update(numbers)
-    return np.array(sorted(values), dtype="float64")
-
-
 def _situation_keys(hits: Any, index: LayerIndex, rulebook: Rulebook, labels: Any, types: Any) -> Any:
     """One text key per site: what the rulebook can see of its hits, gaps and project.
 
@@ -292,14 +277,12 @@ def _situation_keys(hits: Any, index: LayerIndex, rulebook: Rulebook, labels: An
     """
     base = types.map(lambda t: f"type={t}")
     signatures = feature_signatures(index, rulebook)
-    thresholds = _thresholds(index, rulebook)
     if not len(hits):
         parts = pd.Series("", index=labels)
     else:
-        bucket = np.searchsorted(thresholds, hits["distance_m"].to_numpy(dtype="float64"), side="left")
         sig = _signature_of(hits, signatures, "feature_row")
+        bucket, seen = _buckets(hits, sig, signatures)
         what = hits["layer"].astype(str) + "/" + sig + "/" + hits["relation"].astype(str)
-        seen = (sig != "").to_numpy()  # features no rule can see do not make situations differ
         parts = _nearest_tokens(
             hits["site_index"].to_numpy()[seen], what.to_numpy()[seen], bucket[seen], labels, "|"
         )
@@ -311,10 +294,9 @@ def _situation_keys(hits: Any, index: LayerIndex, rulebook: Rulebook, labels: An
         if name == "coverage":
             tok = frame["layer"].astype(str) + ":" + frame["status"].astype(str)
         else:
-            bucket = np.searchsorted(thresholds, frame["distance_m"].to_numpy(dtype="float64"))
             sig = _signature_of(frame, signatures, "feature_id")
+            bucket, seen = _buckets(frame, sig, signatures)
             what = frame["layer"].astype(str) + "/" + sig
-            seen = (sig != "").to_numpy()
             extra.append(
                 _nearest_tokens(
                     frame["site_index"].to_numpy()[seen], what.to_numpy()[seen], bucket[seen],
@@ -327,6 +309,29 @@ def _situation_keys(hits: Any, index: LayerIndex, rulebook: Rulebook, labels: An
     for series in extra:
         key = key + "#" + series
     return key
+
+
+def _buckets(frame: Any, sig: Any, signatures: dict[str, dict[str, Any]]) -> tuple[Any, Any]:
+    """Per row: where its distance falls among the distances the rules about it compare with,
+    and whether any rule can see the row at all.
+
+    Rules other than ``within_m`` only ask whether the site is inside (distance 0), so a
+    feature near the site matters only when a distance rule is about it; features no rule
+    selects never matter.
+    """
+    distance = frame["distance_m"].to_numpy(dtype="float64")
+    out = (distance > 0).astype(np.int64)  # inside (0) or not: intersects-type rules ask that
+    seen = (sig != "").to_numpy() & (distance <= 0)
+    keys = frame["layer"].astype(str).to_numpy() + "\x1f" + sig.astype(str).to_numpy()
+    for key in pd.unique(keys):
+        layer_id, code = str(key).split("\x1f")
+        cuts = signatures.get(layer_id, {}).get("cuts", {}).get(code)
+        if cuts is None or not len(cuts):
+            continue
+        rows = keys == key
+        out[rows] += 2 * np.searchsorted(cuts, distance[rows], side="left")
+        seen[rows] = True
+    return out, seen
 
 
 def _nearest_tokens(sites: Any, what: Any, bucket: Any, labels: Any, sep: str) -> Any:
@@ -387,9 +392,7 @@ def feature_signatures(index: LayerIndex, rulebook: Rulebook) -> dict[str, dict[
         selectors += [rule.zone, *rule.also_within]
         if rule.superseded_in is not None:
             selectors.append(rule.superseded_in)
-    distance_attrs = sorted(
-        {r.spatial.distance_attribute for r in rulebook.rules if r.spatial.distance_attribute}
-    )
+    distance_rules = [r for r in rulebook.rules if r.spatial.relation == "within_m"]
     basin_kinds = {r.zone.kind for r in rulebook.rules if r.spatial.relation == "same_basin"}
     if basin_kinds:
         basin_kinds.add("river_basin")  # where the site's own basins come from
@@ -407,9 +410,20 @@ def feature_signatures(index: LayerIndex, rulebook: Rulebook) -> dict[str, dict[
                 layer_kind=layer.kind, zone_class=layer.zone_class[row],
                 name=layer.name[row], attributes=attrs,
             )  # fmt: skip
-            matched = "".join("1" if zone_matches(sel, hit) else "0" for sel in mine)  # type: ignore[arg-type]
+            flags = [zone_matches(sel, hit) for sel in mine]  # type: ignore[arg-type]
+            matched = "".join("1" if f else "0" for f in flags)
             parts = [matched] if "1" in matched else []
-            parts += [str(attrs.get(a)) for a in distance_attrs if parts]
+            # the distances at which a rule about this feature changes its mind
+            cuts = sorted(
+                {
+                    limit
+                    for rule in distance_rules
+                    if zone_matches(rule.zone, hit)  # type: ignore[arg-type]
+                    for limit in _limits(rule, attrs)
+                }
+            )
+            if cuts:
+                parts.append("@" + ",".join(f"{c:g}" for c in cuts))
             if layer.kind in basin_kinds:
                 parts.append(f"basin={attrs.get('basin')}")
             if by_provinces and layer.kind == "admin":
@@ -419,10 +433,35 @@ def feature_signatures(index: LayerIndex, rulebook: Rulebook) -> dict[str, dict[
         by_row = np.array(
             [uniques.setdefault(c, f"s{len(uniques)}") if c else "" for c in codes], dtype=object
         )
-        out[layer.id] = {"by_row": by_row, "by_id": dict(zip(layer.feature_id, by_row, strict=True))}
+        cuts_of = {
+            short: np.array([float(v) for v in code.split("@")[1].split(",")]) if "@" in code
+            else np.zeros(0)
+            for code, short in uniques.items()
+        }  # fmt: skip
+        out[layer.id] = {
+            "by_row": by_row,
+            "by_id": dict(zip(layer.feature_id, by_row, strict=True)),
+            "cuts": cuts_of,
+        }
     if len(_SIGNATURES) > 8:
         _SIGNATURES.clear()
     _SIGNATURES[key] = out
+    return out
+
+
+def _limits(rule: Any, attrs: dict[str, Any]) -> list[float]:
+    """Distances a ``within_m`` rule compares a feature with (``evaluator._spatial_hits``)."""
+    cond = rule.spatial
+    out = [float(cond.distance_m)] if cond.distance_m is not None else []
+    if cond.distance_attribute:
+        try:
+            value = float(attrs.get(cond.distance_attribute))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            value = math.nan
+        if math.isfinite(value):
+            out.append(value)
+        else:
+            out.append(-1.0)  # "unknown" limit: the evaluator treats it apart
     return out
 
 
