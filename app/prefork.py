@@ -39,6 +39,12 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
     """Load the state (refusing bad data before any worker starts), then fork ``workers``."""
     app = create_app(ZoningSettings(), preload=True)
     gc.freeze()
+
+    def on_reload(arbiter: Any) -> None:
+        # SIGHUP to the master re-forks the workers: reload the data first, so that they start
+        # from the new data (a failed reload keeps the old data, as everywhere else).
+        app.state.holder.reload("SIGHUP to the master")
+
     PreforkServer(
         app,
         {
@@ -50,5 +56,6 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
             "timeout": 120,
             "graceful_timeout": 30,
             "keepalive": 5,
+            "on_reload": on_reload,
         },
     ).run()

@@ -61,6 +61,30 @@ def test_csv_has_bom_and_xlsx_has_three_sheets_frozen_and_filtered(src: Path, tm
     assert summary["rows"] == 50 and summary["rows with errors"] == 20
 
 
+def test_rows_beyond_one_excel_sheet_continue_on_the_next(
+    src: Path, tmp_path: Path, options: BatchOptions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zoning.batch.write as write
+
+    monkeypatch.setattr(write, "SHEET_ROWS", 3)  # an Excel sheet holds 1,048,575 data rows
+    run_batch(src, tmp_path / "out.xlsx", options)
+    wb = load_workbook(tmp_path / "out.xlsx")
+    results = [n for n in wb.sheetnames if n.startswith("results")]
+    hits = [n for n in wb.sheetnames if n.startswith("hits")]
+    summary = {
+        r[0].value: r[1].value
+        for n in wb.sheetnames
+        if n.startswith("summary")
+        for r in wb[n].iter_rows(min_row=2)
+    }
+    n_hits = summary["hits (site × zone)"]
+    assert results[:2] == ["results", "results (2)"] and len(results) == -(-50 // 3)
+    assert len(hits) == max(1, -(-n_hits // 3))
+    assert sum(wb[n].max_row - 1 for n in results) == summary["rows"] == 50
+    assert sum(wb[n].max_row - 1 for n in hits) == n_hits
+    assert all(wb[n]["A1"].value == wb["hits"]["A1"].value for n in hits)
+
+
 def test_geojson_and_gpkg_outputs(src: Path, tmp_path: Path, options: BatchOptions) -> None:
     run_batch(src, tmp_path / "out.geojson", options)
     fc = json.loads((tmp_path / "out.geojson").read_text(encoding="utf-8"))

@@ -79,3 +79,23 @@ def _private_mb(pid: int) -> float:
 def _rss_mb(pid: int) -> float:
     text = Path(f"/proc/{pid}/smaps_rollup").read_text()
     return next(int(line.split()[1]) for line in text.splitlines() if line.startswith("Rss:")) / 1024
+
+
+def test_sighup_to_the_master_reforks_workers_that_keep_answering(prefork_server) -> None:  # type: ignore[no-untyped-def]
+    import signal
+    import time
+
+    proc, url = prefork_server
+    before = set(_children(proc.pid))
+    proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        now = set(_children(proc.pid))
+        if len(now) == 2 and not now & before:
+            break
+        time.sleep(0.3)
+    assert len(now) == 2 and not now & before, (before, now)
+    body = {"geometry": {"type": "Point", "coordinates": [101.78, 36.62]}}
+    r = httpx.post(f"{url}/v1/screen", json=body, timeout=60)
+    assert r.status_code == 200 and r.json()["verdict"]
+    assert httpx.get(f"{url}/healthz", timeout=10).json()["status"] == "ok"

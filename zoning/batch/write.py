@@ -78,19 +78,39 @@ def _xlsx_value(v: Any) -> Any:
     return v
 
 
+SHEET_ROWS = 1_048_575  # data rows of one Excel sheet (1,048,576 with the header)
+
+
 def _sheet(wb: Any, name: str, header: list[str], frames: Any, n_rows: int) -> None:
-    """One sheet: header, rows streamed part by part, frozen header row, autofilter."""
-    ws = wb.add_worksheet(name)
+    """Sheets of rows streamed part by part, frozen header row, autofilter.
+
+    An Excel sheet holds 1,048,575 data rows; more rows continue on "<name> (2)", "<name> (3)"…
+    (xlsxwriter would otherwise drop them without a word).
+    """
     bold = wb.add_format({"bold": True})
-    ws.write_row(0, 0, header, bold)
-    ws.freeze_panes(1, 0)
-    if header:
-        ws.autofilter(0, 0, max(n_rows, 1), len(header) - 1)
+    sheets = 0
+
+    def new_sheet(rows_left: int) -> Any:
+        nonlocal sheets
+        sheets += 1
+        ws = wb.add_worksheet(name if sheets == 1 else f"{name} ({sheets})")
+        ws.write_row(0, 0, header, bold)
+        ws.freeze_panes(1, 0)
+        if header:
+            ws.autofilter(0, 0, max(min(rows_left, SHEET_ROWS), 1), len(header) - 1)
+        return ws
+
+    ws = new_sheet(n_rows)
     r = 1
+    written = 0
     for df in frames:
         for row in df.itertuples(index=False, name=None):
+            if r > SHEET_ROWS:
+                ws = new_sheet(n_rows - written)
+                r = 1
             ws.write_row(r, 0, [_xlsx_value(v) for v in row])
             r += 1
+            written += 1
 
 
 def _summary_rows(store: PartStore, manifest: dict[str, Any], title: dict[str, Any]) -> list[list[Any]]:
