@@ -193,6 +193,7 @@ def main() -> None:
         if not inputs["polygon"][0].exists():
             make_polygons(inputs["polygon"][0], args.polygons, bbox)
     results: dict[str, Any] = {"data": str(data), "started": time.strftime("%Y-%m-%d %H:%M"),
+                               "args": " ".join(sys.argv[1:]),
                                "load_average": os.getloadavg()[0], "runs": []}  # fmt: skip
     for kind, (src, n) in inputs.items():
         for fmt in args.formats.split(","):
@@ -221,7 +222,8 @@ def main() -> None:
     text = json.dumps(results, indent=1, ensure_ascii=False)
     (OUT / "pipeline.json").write_text(text)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "batch-pipeline.json").write_text(text + "\n")  # rendered into docs/benchmarks.md
+    name = f"batch-{args.points}-points-{args.polygons}-polygons.json"
+    (RESULTS / name).write_text(text + "\n")  # rendered into docs/benchmarks.md
 
 
 if __name__ == "__main__":

@@ -297,7 +297,8 @@ def render(ctx: dict[str, Any]) -> str:
             "",
         ]
     out += load_section(ctx.get("load", []))
-    out += batch_section(ctx.get("batch"))
+    for batch in ctx.get("batch") or []:
+        out += batch_section(batch)
     if ctx["notes"].strip():
         out += [ctx["notes"].rstrip(), ""]
     out += [
@@ -357,10 +358,13 @@ def batch_section(result: dict[str, Any] | None) -> list[str]:
     """Batch pipeline runs (``bench.batch_pipeline``, kept in bench/results/batch-pipeline.json)."""
     if not result:
         return []
+    sizes = sorted({(r["kind"], r["rows"]) for r in result.get("runs", [])})
     out = [
-        "## Batch screening end to end (issue 6, item 6)",
+        "## Batch screening end to end (issue 6, item 6): "
+        + ", ".join(f"{n:,} {kind} rows" for kind, n in sizes),
         "",
-        f"`.venv/bin/python -m bench.batch_pipeline` on {result.get('started', '?')} "
+        f"`.venv/bin/python -m bench.batch_pipeline {result.get('args', '')}` on "
+        f"{result.get('started', '?')} "
         f"(load average {result.get('load_average', 0):.1f} at start), data "
         f"`{Path(result.get('data', '?')).name}`. Ours: `zoning batch in.csv -o out.csv|xlsx` "
         "in a fresh process (read, validate, bulk screening with 1/5/10 km bands and the 50 km "

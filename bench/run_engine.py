@@ -161,11 +161,7 @@ def build_context(run_dir: Path, meta: dict[str, Any], reference: str) -> dict[s
         "load": [
             json.loads(p.read_text()) for p in sorted(RESULTS.glob("load-*.json"))
         ],
-        "batch": (
-            json.loads((RESULTS / "batch-pipeline.json").read_text())
-            if (RESULTS / "batch-pipeline.json").exists()
-            else None
-        ),
+        "batch": [json.loads(p.read_text()) for p in sorted(RESULTS.glob("batch-*.json"))],
     }
 
 

@@ -19,6 +19,8 @@ import numpy as np
 import shapely
 from pyproj import Geod, Transformer
 
+from layers.densify import densify
+
 GEOD = Geod(ellps="GRS80")
 #: maximum edge length (degrees) before projecting (~5 km): straight and geodesic edges then agree.
 DENSIFY_DEG = 0.05
@@ -73,7 +75,7 @@ def areas_m2(geoms: np.ndarray, center: tuple[float, float] | None = None) -> np
     if not len(geoms):
         return np.zeros(0)
     transformer = _equal_area(center or layer_center(geoms))
-    dense = shapely.segmentize(geoms, DENSIFY_DEG)
+    dense = densify(geoms, DENSIFY_DEG)
 
     def project(xy: np.ndarray) -> np.ndarray:
         x, y = transformer.transform(xy[:, 0], xy[:, 1])

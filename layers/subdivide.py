@@ -26,29 +26,31 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
+from layers.densify import densify as densify_edges
+
 # PostGIS's documented default for ST_Subdivide; the bench notes measured the effect.
 MAX_VERTICES = 256
-# Edges longer than this (degrees, ≈ 500 m) are split before cutting, so that an edge straight
-# in lon/lat stays (nearly) the same curve once projected for measuring. Doing it once
-# here spares the screening engine a ``segmentize`` pass over every piece it measures a
-# distance to (zoning.measure uses the same constant for the geometries it densifies itself).
+# Edges longer than this (degrees, ≈ 500 m) are split before measuring, so that an edge straight
+# in lon/lat stays (nearly) the same curve once projected (``dense_pieces``; zoning.measure
+# uses the same constant for the geometries it densifies itself).
 DENSIFY_DEG = 0.005
 # Stop halving below this size (degrees, ≈ 10 m): a piece that small never needs to be smaller.
 MIN_SIZE_DEG = 1e-4
 
 
 def subdivide(
-    geoms: NDArray[np.object_], max_vertices: int = MAX_VERTICES, densify: bool = True
+    geoms: NDArray[np.object_], max_vertices: int = MAX_VERTICES, densify: bool = False
 ) -> tuple[NDArray[np.object_], NDArray[np.intp]]:
     """(pieces, row of the source feature per piece); small features are their own piece.
 
-    Features are densified (``DENSIFY_DEG``) before they are cut, so a long straight edge counts
-    with the points it gets. Points and empty geometries pass through unchanged. Pieces keep the
+    ``densify``: densify features (``DENSIFY_DEG``) before cutting. Off for the index: point
+    and overlay tests run in lon/lat, where an edge is straight as stored and extra vertices only
+    cost time; the engine densifies the pieces it measures distances to (``dense_pieces``). Points and empty geometries pass through unchanged. Pieces keep the
     order of their features (sorted by source row), which keeps results deterministic.
     """
     geoms = np.asarray(geoms, dtype=object)
     if densify:
-        geoms = shapely.segmentize(geoms, DENSIFY_DEG)
+        geoms = densify_edges(geoms, DENSIFY_DEG)
     rows = np.arange(len(geoms), dtype=np.intp)
     done_geoms: list[NDArray[np.object_]] = []
     done_rows: list[NDArray[np.intp]] = []
@@ -69,7 +71,7 @@ def subdivide(
         halves_a, halves_b = _halve(work, bounds)
         work = np.concatenate([halves_a, halves_b])
         work_rows = np.concatenate([work_rows, work_rows])
-        keep = ~shapely.is_empty(work)
+        keep = ~(shapely.is_empty(work) | shapely.is_missing(work))
         work, work_rows = work[keep], work_rows[keep]
     pieces = np.concatenate(done_geoms) if done_geoms else np.empty(0, dtype=object)
     piece_rows = np.concatenate(done_rows) if done_rows else np.empty(0, dtype=np.intp)
@@ -108,7 +110,23 @@ def _clip(geoms: NDArray[np.object_], rects: NDArray[np.float64]) -> NDArray[np.
     bad = polygonal & ~shapely.is_valid(out)
     if bad.any():
         out[bad] = shapely.intersection(geoms[bad], shapely.box(*rects[bad].T))
-    return out
+    return _same_dimension(out, shapely.get_dimensions(geoms))
+
+
+def _same_dimension(
+    pieces: NDArray[np.object_], dims: NDArray[np.int32]
+) -> NDArray[np.object_]:
+    """Drop the lower-dimensional leftovers a clip can return with a polygon (a collection of a
+    polygon and a sliver line): a piece of an area is an area, a piece of a line a line."""
+    mixed = np.flatnonzero(shapely.get_type_id(pieces) == 7)
+    for i in mixed:  # rare: a handful per layer
+        parts = shapely.get_parts(pieces[i])
+        keep = parts[shapely.get_dimensions(parts) == dims[i]]
+        if dims[i] == 2:
+            pieces[i] = shapely.multipolygons(shapely.get_parts(keep)) if len(keep) else None
+        else:
+            pieces[i] = shapely.multilinestrings(shapely.get_parts(keep)) if len(keep) else None
+    return pieces
 
 
 def _clip_one(geom: shapely.Geometry, rect: list[float]) -> shapely.Geometry:
@@ -122,7 +140,20 @@ def _clip_one(geom: shapely.Geometry, rect: list[float]) -> shapely.Geometry:
 def pieces_format(max_vertices: int) -> str:
     """What the catalog records about how pieces were cut; stored pieces of another format are
     cut again at load."""
-    return f"v2: at most {max_vertices} vertices, densified to {DENSIFY_DEG} deg before cutting"
+    return f"v4: at most {max_vertices} vertices, not densified, one dimension"
+
+
+def dense_pieces(pieces: NDArray[np.object_]) -> NDArray[np.object_]:
+    """``pieces`` with edges longer than ``DENSIFY_DEG`` split, for measuring distances.
+
+    A long edge that is straight in lon/lat is a curve in a local projection (≈ 18 m off the
+    chord for a 36 km edge), so distances are measured to densified pieces. Pieces without long
+    edges are returned as themselves (the same objects: no extra memory).
+    """
+    dense = densify_edges(pieces, DENSIFY_DEG)
+    same = shapely.get_num_coordinates(dense) == shapely.get_num_coordinates(pieces)
+    dense[same] = pieces[same]
+    return dense
 
 
 def pieces_current(entry: object, max_vertices: int) -> bool:

@@ -28,7 +28,7 @@ from layers.catalog import Catalog, CatalogEntry
 from layers.errors import LayerError
 from layers.kinds import load_kinds
 from layers.load import load_coverage, load_pieces, load_vector, open_catalog
-from layers.subdivide import MAX_VERTICES, pieces_current, subdivide
+from layers.subdivide import MAX_VERTICES, dense_pieces, pieces_current, subdivide
 from zoning.errors import DataUnavailableError, LayerNotFoundError
 
 # Kinds whose units partition the land (``containment: true`` in layers/kinds.yaml): the engine
@@ -57,6 +57,9 @@ class VectorLayer:
     parts: NDArray[np.object_] = field(default_factory=lambda: np.empty(0, dtype=object))
     part_row: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
     part_tree: shapely.STRtree = field(default_factory=lambda: shapely.STRtree([]))
+    # ``parts`` with long edges densified (the same objects where nothing changed): what
+    # distances are measured to, so that projected edges follow the lon/lat-straight edges.
+    dense_parts: NDArray[np.object_] = field(default_factory=lambda: np.empty(0, dtype=object))
 
     @property
     def id(self) -> str:
@@ -263,6 +266,7 @@ def _vector_layer(
         parts=parts,
         part_row=part_row,
         part_tree=shapely.STRtree(parts),
+        dense_parts=dense_pieces(parts),
     )
 
 

@@ -27,6 +27,7 @@ import shapely
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
+from layers.densify import densify as densify_edges
 from layers.subdivide import DENSIFY_DEG
 
 GEOD = pyproj.Geod(ellps="GRS80")
@@ -105,7 +106,7 @@ def project(  # type: ignore[no-untyped-def]
         x, y = tr.transform(xy[:, 0], xy[:, 1])
         return np.column_stack((x, y))
 
-    return shapely.transform(shapely.segmentize(geoms, DENSIFY_DEG) if densify else geoms, fwd)
+    return shapely.transform(densify_edges(geoms, DENSIFY_DEG) if densify else geoms, fwd)
 
 
 def unproject_xy(tr: pyproj.Transformer, x: Float, y: Float) -> tuple[Float, Float]:
@@ -121,7 +122,7 @@ def geodesic_area_m2(geom: BaseGeometry) -> float:
     """
     if geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
         return 0.0
-    dense = shapely.segmentize(geom, DENSIFY_DEG)  # edges straight in lon/lat, as stored
+    dense = densify_edges(geom, DENSIFY_DEG)  # edges straight in lon/lat, as stored
     area, _ = GEOD.geometry_area_perimeter(shapely.orient_polygons(dense))
     return abs(float(area))
 
@@ -130,7 +131,7 @@ def geodesic_length_m(geom: BaseGeometry) -> float:
     """Ellipsoidal length of a lon/lat line (perimeter for polygons, 0 for points)."""
     if geom.is_empty or geom.geom_type in ("Point", "MultiPoint"):
         return 0.0
-    return float(GEOD.geometry_length(shapely.segmentize(geom, DENSIFY_DEG)))
+    return float(GEOD.geometry_length(densify_edges(geom, DENSIFY_DEG)))
 
 
 def areas_m2(geoms: NDArray[np.object_], tr: pyproj.Transformer) -> Float:
