@@ -101,9 +101,7 @@ class _Sites:
             out[sel] = measure.project(geoms[sel], self.transformer(g))
         return out
 
-    def distances(
-        self, site_rows: Ints, feat_rows: Ints, layer_geoms: NDArray[np.object_]
-    ) -> Floats:
+    def distances(self, site_rows: Ints, feat_rows: Ints, layer: VectorLayer) -> Floats:
         """Ellipsoidal shortest distances per (site, feature) pair.
 
         Per projection group, each involved feature and site is projected once (not once per
@@ -114,7 +112,7 @@ class _Sites:
             tr = self.transformer(g)
             feats, f_pos = np.unique(feat_rows[sel], return_inverse=True)
             own, s_pos = np.unique(site_rows[sel], return_inverse=True)
-            f_local = measure.project(layer_geoms[feats], tr, densify=False)  # dense pieces
+            f_local = measure.project(layer.dense(feats), tr, densify=False)  # dense pieces
             s_local = measure.project(self.geoms[own], tr)
             out[sel] = measure.distances_m(s_local[s_pos], f_local[f_pos], tr)
         return out
@@ -500,7 +498,7 @@ def _nearby(
     empty = np.zeros(0, dtype=np.intp)
     if s_idx.size == 0:
         return empty, empty, np.zeros(0)
-    dist = sites.distances(s_idx, p_idx, layer.dense_parts)
+    dist = sites.distances(s_idx, p_idx, layer)
     near = dist <= reach
     s_idx, p_idx, f_idx, dist = s_idx[near], p_idx[near], f_idx[near], dist[near]
     if s_idx.size == 0:

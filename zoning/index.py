@@ -57,8 +57,8 @@ class VectorLayer:
     parts: NDArray[np.object_] = field(default_factory=lambda: np.empty(0, dtype=object))
     part_row: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
     part_tree: shapely.STRtree = field(default_factory=lambda: shapely.STRtree([]))
-    # ``parts`` with long edges densified (the same objects where nothing changed): what
-    # distances are measured to, so that projected edges follow the lon/lat-straight edges.
+    # ``parts`` with long edges densified, filled on first use (``dense``): what distances are
+    # measured to, so that projected edges follow the lon/lat-straight edges.
     dense_parts: NDArray[np.object_] = field(default_factory=lambda: np.empty(0, dtype=object))
 
     @property
@@ -77,6 +77,20 @@ class VectorLayer:
         """JSON-safe attribute dicts for the given rows (only hit rows are ever converted)."""
         picked = {name: values[rows] for name, values in self.attrs.items()}
         return [{name: json_safe(v[k]) for name, v in picked.items()} for k in range(len(rows))]
+
+    def dense(self, pieces: NDArray[np.intp]) -> NDArray[np.object_]:
+        """The densified pieces at ``pieces``, computed the first time each one is asked for.
+
+        Densifying every piece at load doubled the start-up time and memory of a province-scale
+        set, while a batch measures distances to a fraction of them. Callers hold the index lock
+        or are the only thread working on this layer (``zoning.bulk``).
+        """
+        if len(self.dense_parts) != len(self.parts):
+            self.dense_parts = np.full(len(self.parts), None, dtype=object)
+        todo = np.unique(pieces[shapely.is_missing(self.dense_parts[pieces])])
+        if todo.size:
+            self.dense_parts[todo] = dense_pieces(self.parts[todo])
+        return self.dense_parts[pieces]
 
     def column(self, name: str, rows: NDArray[np.intp]) -> NDArray[np.object_]:
         """Values of attribute ``name`` at ``rows`` (None where missing or no such column)."""
@@ -266,7 +280,7 @@ def _vector_layer(
         parts=parts,
         part_row=part_row,
         part_tree=shapely.STRtree(parts),
-        dense_parts=dense_pieces(parts),
+        dense_parts=np.full(len(parts), None, dtype=object),
     )
 
 
