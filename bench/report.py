@@ -176,7 +176,7 @@ def render(ctx: dict[str, Any]) -> str:
         rule,
         row(f"point sites / s (batch of {sizes['point']:,})", lambda f, e: _batch(f, "point")),
         row(
-            "point sites / s, the same batch again (warm caches)",
+            "point sites / s, the same batch a third time (warm caches)",
             lambda f, e: _num(f.get("batch", {}).get("point", {}).get("warm_per_s")),
         ),
         row(
