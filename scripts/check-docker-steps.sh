@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 work="$(mktemp -d)"
 stop() {
-  # SIGTERM to uvicorn's supervisor (exec'd, so $server is its pid) stops its workers too.
+  # SIGTERM to the server (exec'd, so $server is its pid: the gunicorn master) stops its workers too.
   if [ -n "${server:-}" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
   rm -rf "$work"
 }
