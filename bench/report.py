@@ -262,8 +262,10 @@ def render(ctx: dict[str, Any]) -> str:
         "",
         "## How each engine answers",
         "",
-        "- **ours**: `LayerIndex.load` (catalog + checksums + GeoParquet + STRtree per layer); "
-        "batch through `zoning.screen.screen_many`, single sites through `Site.from_geometry` + "
+        "- **ours**: `LayerIndex.load` (catalog + checksums + GeoParquet + the stored pieces of "
+        "≤ 256 vertices + an STRtree of pieces per layer); batch through "
+        "`zoning.screen.screen_many` (layers in parallel threads), single sites through "
+        "`Site.from_geometry` + "
         "`screen(…, buffers_m=())` (hits with `relation == 'intersects'`).",
         "- **PostGIS**: throwaway cluster on 127.0.0.1 (`bench/pgcluster.py`, fsync off, "
         "work_mem 256 MB, 2 parallel workers, JIT off); binary COPY of WKB, `ST_Subdivide(geom, 256)`, "
