@@ -26,7 +26,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from layers.densify import densify as densify_edges
+from layers.densify import densify
 
 # PostGIS's documented default for ST_Subdivide; the bench notes measured the effect.
 MAX_VERTICES = 256
@@ -39,18 +39,17 @@ MIN_SIZE_DEG = 1e-4
 
 
 def subdivide(
-    geoms: NDArray[np.object_], max_vertices: int = MAX_VERTICES, densify: bool = False
+    geoms: NDArray[np.object_], max_vertices: int = MAX_VERTICES
 ) -> tuple[NDArray[np.object_], NDArray[np.intp]]:
     """(pieces, row of the source feature per piece); small features are their own piece.
 
-    ``densify``: densify features (``DENSIFY_DEG``) before cutting. Off for the index: point
-    and overlay tests run in lon/lat, where an edge is straight as stored and extra vertices only
-    cost time; the engine densifies the pieces it measures distances to (``dense_pieces``). Points and empty geometries pass through unchanged. Pieces keep the
-    order of their features (sorted by source row), which keeps results deterministic.
+    Pieces are not densified: point and overlay tests run in lon/lat, where an edge is straight
+    as stored, and extra vertices would only cost time; the engine densifies the pieces it
+    measures distances to (``dense_pieces``). Points and empty geometries pass through
+    unchanged. Pieces keep the order of their features (sorted by source row), which keeps
+    results deterministic.
     """
     geoms = np.asarray(geoms, dtype=object)
-    if densify:
-        geoms = densify_edges(geoms, DENSIFY_DEG)
     rows = np.arange(len(geoms), dtype=np.intp)
     done_geoms: list[NDArray[np.object_]] = []
     done_rows: list[NDArray[np.intp]] = []
@@ -150,7 +149,7 @@ def dense_pieces(pieces: NDArray[np.object_]) -> NDArray[np.object_]:
     chord for a 36 km edge), so distances are measured to densified pieces. Pieces without long
     edges are returned as themselves (the same objects: no extra memory).
     """
-    dense = densify_edges(pieces, DENSIFY_DEG)
+    dense = densify(pieces, DENSIFY_DEG)
     same = shapely.get_num_coordinates(dense) == shapely.get_num_coordinates(pieces)
     dense[same] = pieces[same]
     return dense

@@ -189,8 +189,8 @@ def screen_many_full(
     """Like ``screen_many`` but returns hits, coverage gaps and river distances.
 
     Sites are processed ``chunk_size`` at a time so memory stays bounded for millions of sites.
-    ``threads``: layers screened in parallel (default: ``ZONING_THREADS`` or the CPU count; 1 in
-    processes that are themselves one of several workers, such as Dask workers).
+    ``threads``: layers screened in parallel (default ``default_threads()``: ``ZONING_THREADS``
+    or CPUs + 1; give 1 in processes that are one of several workers, such as Dask workers).
     """
     bands, reach = check_buffers(buffers_m, search_m)
     geoseries = sites.geometry if isinstance(sites, gpd.GeoDataFrame) else sites

@@ -249,7 +249,7 @@ def layer_hits(
     near = cand[~np.isin(layer.part_row[cand], rows_i)]
     if near.size:
         rows_n, dist = nearest_per_feature(
-            layer.part_row[near], distances_to(frame, layer.dense(near), env)
+            layer.part_row[near], distances_to(frame, layer.dense(near))
         )
         keep = dist <= r
         rows_n, dist = rows_n[keep], dist[keep]
@@ -303,16 +303,12 @@ def overlap_pieces_pairwise(
     return out
 
 
-def distances_to(
-    frame: SiteFrame, geoms: NDArray[np.object_], env: BaseGeometry
-) -> NDArray[np.float64]:
+def distances_to(frame: SiteFrame, geoms: NDArray[np.object_]) -> NDArray[np.float64]:
     """Shortest ellipsoidal distances from the site to ``geoms`` (``VectorLayer.dense``).
 
     Pieces have at most a few hundred vertices, so they are projected whole (no clipping to the
-    reach envelope ``env``, kept in the signature for callers): the bulk path does the very same
-    and gives the very same numbers.
+    reach envelope): the bulk path does the very same and gives the very same numbers.
     """
-    del env
     out = np.full(len(geoms), np.inf)
     if len(geoms):
         local = measure.project(geoms, frame.tr, densify=False)
@@ -327,7 +323,7 @@ def river_distances(frame: SiteFrame, layer: VectorLayer, reach: float) -> list[
     if cand_parts.size == 0:
         return []
     cand, dist = nearest_per_feature(
-        layer.part_row[cand_parts], distances_to(frame, layer.dense(cand_parts), env)
+        layer.part_row[cand_parts], distances_to(frame, layer.dense(cand_parts))
     )
     keep = dist <= reach
     cand, dist = cand[keep], dist[keep]

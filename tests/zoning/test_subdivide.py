@@ -40,8 +40,7 @@ def test_pieces_add_up_to_the_feature(seed: int, max_vertices: int) -> None:
     pieces, rows = subdivide(np.array([feature, line, shapely.Point(1, 2)]), max_vertices)
     assert set(rows.tolist()) == {0, 1, 2}
     assert shapely.is_valid(pieces).all()
-    # densified features have more vertices to cut; without it pieces stay small
-    plain, _ = subdivide(np.array([feature]), max_vertices, densify=False)
+    plain, _ = subdivide(np.array([feature]), max_vertices)
     over = shapely.get_num_coordinates(plain) > max_vertices
     b = shapely.bounds(plain[over])  # only pieces too small to cut again
     assert (np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) < MIN_SIZE_DEG).all()
