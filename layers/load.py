@@ -20,10 +20,7 @@ def load_vector(data_dir: Path | str, entry: CatalogEntry) -> gpd.GeoDataFrame:
     path = Path(data_dir) / entry.path
     if entry.geometry_type == "raster":
         raise CatalogError(f"layer '{entry.id}' is a raster; open {path} with rasterio")
-    try:
-        gdf = gpd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises several unrelated types for a damaged file
-        raise CatalogError(f"layer '{entry.id}': cannot read {path}: {exc}") from exc
+    gdf = _read(path, entry, "")
     if gdf.crs is None or gdf.crs.to_epsg() != 4490:
         gdf = gdf.set_crs(STORAGE_CRS, allow_override=True)
     return gdf
@@ -39,10 +36,7 @@ def load_pieces(
     if not entry.pieces:
         return None
     path = Path(data_dir) / entry.pieces
-    try:
-        gdf = gpd.read_parquet(path)
-    except Exception as exc:
-        raise CatalogError(f"layer '{entry.id}': cannot read pieces {path}: {exc}") from exc
+    gdf = _read(path, entry, "pieces ")
     geoms = np.asarray(gdf.geometry.values, dtype=object)
     return geoms, gdf["row"].to_numpy(dtype=np.intp)
 
@@ -52,11 +46,15 @@ def load_coverage(data_dir: Path | str, entry: CatalogEntry) -> BaseGeometry | N
     if not entry.coverage:
         return None
     path = Path(data_dir) / entry.coverage
+    return _read(path, entry, "coverage ").geometry.union_all()
+
+
+def _read(path: Path, entry: CatalogEntry, what: str) -> gpd.GeoDataFrame:
+    """One GeoParquet file of a layer; a damaged or missing file names the layer and the file."""
     try:
-        gdf = gpd.read_parquet(path)
-    except Exception as exc:
-        raise CatalogError(f"layer '{entry.id}': cannot read coverage {path}: {exc}") from exc
-    return gdf.geometry.union_all()
+        return gpd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several unrelated types for a damaged file
+        raise CatalogError(f"layer '{entry.id}': cannot read {what}{path}: {exc}") from exc
 
 
 def open_catalog(data_dir: Path | str, verify: bool = True) -> Catalog:
