@@ -1,4 +1,4 @@
-"""Helpers for tests that run a real server on loopback: a free port and a health wait."""
+"""Helpers for tests that talk to a running service: a free port, a health wait, a job wait."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -32,3 +33,15 @@ def wait_healthy(proc: subprocess.Popen, url: str, timeout_s: float, log_path: P
             tail = log_path.read_text(errors="replace")[-2000:] if log_path and log_path.exists() else ""
             raise RuntimeError(f"server did not start (exit {proc.returncode}): {tail}")
         time.sleep(0.2)
+
+
+def wait_job(client: Any, job_id: str, timeout: float = 60) -> dict[str, Any]:
+    """Poll ``GET /v1/batch/{job_id}`` (httpx or TestClient) until the job completed or failed."""
+    deadline = time.monotonic() + timeout
+    body: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        body = client.get(f"/v1/batch/{job_id}").json()
+        if body["status"] in ("completed", "failed"):
+            return body
+        time.sleep(0.1)
+    raise AssertionError(f"batch job {job_id} did not finish: {body}")

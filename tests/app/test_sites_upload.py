@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -12,20 +10,14 @@ import pytest
 import shapely
 from fastapi.testclient import TestClient
 
-
-def _zip(members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
+from tests.reliability.inputs import zip_of
 
 
 def _shapefile_zip(tmp_path: Path, crs: str, geom: shapely.Geometry, drop: str | None = None) -> bytes:
     gdf = gpd.GeoDataFrame({"名称": ["厂址"]}, geometry=[geom], crs=crs)
     gdf.to_file(tmp_path / "site.shp", encoding="gbk")
     parts = {p.name: p.read_bytes() for p in tmp_path.glob("site.*") if p.suffix != drop}
-    return _zip(parts)
+    return zip_of(parts)
 
 
 def test_geojson_feature_collection_is_merged(client: TestClient) -> None:
@@ -55,9 +47,9 @@ def test_gauss_kruger_shapefile_is_returned_in_lonlat(client: TestClient, tmp_pa
 @pytest.mark.parametrize(
     ("name", "payload", "expected"),
     [
-        ("evil.zip", _zip({"../../x.shp": b"x"}), "outside the archive"),
-        ("abs.zip", _zip({"/etc/x.geojson": b"{}"}), "outside the archive"),
-        ("bomb.zip", _zip({"big.geojson": b" " * (20 * 1024 * 1024)}), "zip bomb"),
+        ("evil.zip", zip_of({"../../x.shp": b"x"}), "outside the archive"),
+        ("abs.zip", zip_of({"/etc/x.geojson": b"{}"}), "outside the archive"),
+        ("bomb.zip", zip_of({"big.geojson": b" " * (20 * 1024 * 1024)}), "zip bomb"),
         ("xxe.kml", b'<?xml version="1.0"?><!DOCTYPE k [<!ENTITY x SYSTEM "file:///etc/passwd">]><kml>&x;</kml>',
          "DOCTYPE"),
         ("empty.geojson", b"", "empty"),

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
 from tests.batch.conftest import SPEC, sample_frame
+from tests.live import wait_job
 from zoning.batch.engine import BatchOptions, run_batch
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,16 +44,6 @@ def _csv_bytes(n: int) -> bytes:
     return buf.getvalue()
 
 
-def _wait(client: TestClient | httpx.Client, job_id: str, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = client.get(f"/v1/batch/{job_id}").json()
-        if body["status"] in ("completed", "failed"):
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not finish: {body}")
-
-
 def test_job_lifecycle(client: TestClient, tmp_path: Path) -> None:
     r = client.post("/v1/batch", files={"file": ("项目.csv", _csv_bytes(40), "text/csv")},
                     data={"project_type": "solar"})
@@ -61,7 +52,7 @@ def test_job_lifecycle(client: TestClient, tmp_path: Path) -> None:
     assert r.json()["rows_total"] == 40
     early = client.get(f"/v1/batch/{job_id}/result?format=csv")
     assert early.status_code in (200, 409)  # 409 until completed, never a partial file
-    body = _wait(client, job_id)
+    body = wait_job(client, job_id)
     assert body["status"] == "completed", body
     assert (body["rows_done"], body["rows_total"], body["error_rows"]) == (40, 40, 16)
     csv = client.get(f"/v1/batch/{job_id}/result?format=csv")
@@ -141,11 +132,11 @@ def test_job_survives_server_crash_and_restart(tmp_path: Path) -> None:
 
         server = _serve(state, port)
         _up(http, server)
-        final = _wait(http, job_id, timeout=120)
+        final = wait_job(http, job_id, timeout=120)
         assert final["status"] == "completed", final
         assert final["attempts"] == 2 and final["note"] == "resumed after a server restart"
         assert (final["rows_done"], final["error_rows"]) == (200, 80)
-        small = _wait(http, done.json()["job_id"])  # the queued job ran after the restart too
+        small = wait_job(http, done.json()["job_id"])  # the queued job ran after the restart too
         assert small["status"] == "completed"
         csv = http.get(f"/v1/batch/{job_id}/result", params={"format": "csv"})
         got = pd.read_csv(io.BytesIO(csv.content), encoding="utf-8-sig", dtype=str, keep_default_na=False)

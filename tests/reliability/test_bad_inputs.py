@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.live import wait_job
 from tests.reliability import inputs as I
 from tests.reliability.conftest import REPO, Sandbox
 
@@ -165,16 +165,6 @@ OGC = [
 HTTP_CASES = SCREEN + SITES + BATCH + OGC
 
 
-def _wait_job(http: httpx.Client, job_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        status = http.get(f"/v1/batch/{job_id}").json()
-        if status["status"] in ("completed", "failed"):
-            return status
-        time.sleep(0.2)
-    raise AssertionError(f"batch job {job_id} did not finish")
-
-
 @pytest.fixture(scope="module")
 def before(sandbox: Sandbox) -> set[str]:
     return sandbox.tree()
@@ -194,7 +184,7 @@ def test_bad_input(case: Case, http: httpx.Client, before: set[str]) -> None:
     if case.warns:
         assert response.json()["site"]["warnings"], response.json()["site"]
     if case.row_errors:
-        job = _wait_job(http, response.json()["job_id"])
+        job = wait_job(http, response.json()["job_id"])
         assert job["status"] == "completed", job
         assert job["error_rows"] >= 1, job
 
