@@ -18,7 +18,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,8 @@ import time
 from pathlib import Path
 
 import httpx
+
+from bench.pgcluster import free_port
 
 LUA = r"""
 -- Request mix built by bench.load_test.build_requests.
@@ -49,12 +50,6 @@ done = function(summary, latency, requests)
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
 end
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _lua_string(text: str) -> str:
@@ -154,7 +149,7 @@ def run(
     bbox = tuple(qh[0]["bbox"]) if qh else tuple(catalog["layers"][0]["bbox"])
     ogc_entry = next(e for e in catalog["layers"] if e["kind"] == "ecological_red_line")
     ogc_layer = ogc_entry["id"]
-    port = _free_port()
+    port = free_port()
     state = Path(tempfile.mkdtemp(prefix="zoning-load-"))
     env = {**os.environ, "ZONING_DATA_DIR": str(data), "ZONING_STATE_DIR": str(state)}
     server = subprocess.Popen(
