@@ -12,7 +12,6 @@ engine and the evaluator stay pure.
 from __future__ import annotations
 
 import math
-import re
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -381,7 +380,7 @@ def feature_signatures(index: LayerIndex, rulebook: Rulebook) -> dict[str, dict[
     """
     from types import SimpleNamespace
 
-    from zoning.rules.evaluator import zone_matches
+    from zoning.rules.evaluator import province_prefix, zone_matches
 
     key = (id(index), index.version, rulebook.version)
     cached = _SIGNATURES.get(key)
@@ -427,7 +426,7 @@ def feature_signatures(index: LayerIndex, rulebook: Rulebook) -> dict[str, dict[
             if layer.kind in basin_kinds:
                 parts.append(f"basin={attrs.get('basin')}")
             if by_provinces and layer.kind == "admin":
-                parts.append(f"prov={_province_of(attrs)}")
+                parts.append(f"prov={province_prefix(attrs)}")
             codes.append("/".join(parts))
         uniques: dict[str, str] = {}
         by_row = np.array(
@@ -463,15 +462,6 @@ def _limits(rule: Any, attrs: dict[str, Any]) -> list[float]:
         else:
             out.append(-1.0)  # "unknown" limit: the evaluator treats it apart
     return out
-
-
-def _province_of(attrs: dict[str, Any]) -> str:
-    """What ``evaluator._provinces`` reads from an admin unit: two leading digits of its code."""
-    for key in ("adcode", "code", "county_adcode"):
-        value = attrs.get(key)
-        if value and re.match(r"^\d{2}", str(value)):
-            return str(value)[:2]
-    return ""
 
 
 def _decide_situation(

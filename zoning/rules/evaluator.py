@@ -217,12 +217,19 @@ def _provinces(hits: Iterable[Hit]) -> set[str] | None:
     for h in hits:
         if h.layer_kind != "admin" or h.distance_m > 0:
             continue
-        for key in ("adcode", "code", "county_adcode"):
-            v = h.attributes.get(key)
-            if v and re.match(r"^\d{2}", str(v)):
-                out.add(str(v)[:2])
-                break
+        prefix = province_prefix(h.attributes)
+        if prefix:
+            out.add(prefix)
     return out or None
+
+
+def province_prefix(attributes: dict[str, Any]) -> str:
+    """Two leading digits of an admin unit's code (adcode, code or county_adcode); "" if none."""
+    for key in ("adcode", "code", "county_adcode"):
+        v = attributes.get(key)
+        if v and re.match(r"^\d{2}", str(v)):
+            return str(v)[:2]
+    return ""
 
 
 # --------------------------------------------------------------------------- matching
