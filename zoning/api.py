@@ -164,6 +164,7 @@ def screen_sites(
     as_of: date | None = None,
     project_types: Any = None,
     today: date | None = None,
+    hit_rows: str = "all",
 ) -> tuple[Any, Any]:
     """Screen many sites: ``(summary, hits)`` — one summary row per site, one hit row per zone.
 
@@ -178,12 +179,22 @@ def screen_sites(
     ``rule_error`` (a per-site message, e.g. an unknown project type), ``no_data_layers`` and, per
     layer kind, ``<kind>_count`` (features intersected), ``<kind>_overlap_m2`` and
     ``<kind>_nearest_m``.
+
+    ``hit_rows="nearest"`` returns the same summary from far fewer hits: the zones each site meets,
+    its nearest zone per layer and its nearest zone of each kind the rules tell apart (see
+    ``screen_many_full(nearest=)``); ``"all"`` lists every zone within reach.
     """
     from zoning.bulk import screen_many_full
 
+    if hit_rows not in ("all", "nearest"):
+        raise ZoningError(f"hits {hit_rows!r} is not 'all' or 'nearest'", field="hits",
+                          hint="use all (every zone in reach) or nearest")
     buffers = tuple(buffers_m or DEFAULT_BUFFERS_M)
     when = as_of or today or date.today()
-    bulk = screen_many_full(sites, index, buffers, search_m=search_reach_m(buffers, rulebook))
+    bulk = screen_many_full(
+        sites, index, buffers, search_m=search_reach_m(buffers, rulebook),
+        nearest=rule_classes(index, rulebook) if hit_rows == "nearest" else None,
+    )
     hits = bulk.hits
     hits.attrs.update(coverage=bulk.coverage, rivers=bulk.rivers)  # read by _situation_keys
     labels = sites.index
@@ -265,49 +276,49 @@ def _kind_columns(hits: Any, index: LayerIndex, labels: Any) -> Any:
 
 
 def _situation_keys(hits: Any, index: LayerIndex, rulebook: Rulebook, labels: Any, types: Any) -> Any:
-    """One text key per site: what the rulebook can see of its hits, gaps and project.
+    """One situation id per site: what the rulebook can see of its hits, gaps and project.
 
     A hit becomes a token of its layer, its feature's *signature* (``feature_signatures``: every
     property a rule can test, not the feature's identity), its relation and its distance bucket
     relative to every rule threshold. Rules only ask whether *some* matching feature lies within
     a distance, never how many or which, so per (layer, signature, relation) only the nearest
     bucket is kept: the thousands of sites near different red-line polygons of one kind share
-    one situation.
+    one situation. Sites with the same set of tokens share an id (``_situation_ids``).
     """
-    base = types.map(lambda t: f"type={t}")
+    where = pd.Index(labels)
+    n = len(where)
+    site_parts = [np.arange(n)]
+    token_parts = [("type=" + types.astype(str)).to_numpy()]
     signatures = feature_signatures(index, rulebook)
-    if not len(hits):
-        parts = pd.Series("", index=labels)
-    else:
+    if len(hits):
         sig = _signature_of(hits, signatures, "feature_row")
         bucket, seen = _buckets(hits, sig, signatures)
-        what = hits["layer"].astype(str) + "/" + sig + "/" + hits["relation"].astype(str)
-        parts = _nearest_tokens(
-            hits["site_index"].to_numpy()[seen], what.to_numpy()[seen], bucket[seen], labels, "|"
+        what = "h:" + hits["layer"].astype(str) + "/" + sig + "/" + hits["relation"].astype(str)
+        sites, tokens = _nearest_tokens(
+            where.get_indexer(hits["site_index"].to_numpy()[seen]), what.to_numpy()[seen],
+            bucket[seen],
         )
-    extra = []
+        site_parts.append(sites)
+        token_parts.append(tokens)
     for name in ("coverage", "rivers"):
         frame = hits.attrs.get(name) if len(hits) or hits.attrs else None
         if frame is None or not len(frame):
             continue
+        at = where.get_indexer(frame["site_index"].to_numpy())
         if name == "coverage":
-            tok = frame["layer"].astype(str) + ":" + frame["status"].astype(str)
-        else:
-            sig = _signature_of(frame, signatures, "feature_id")
-            bucket, seen = _buckets(frame, sig, signatures)
-            what = frame["layer"].astype(str) + "/" + sig
-            extra.append(
-                _nearest_tokens(
-                    frame["site_index"].to_numpy()[seen], what.to_numpy()[seen], bucket[seen],
-                    labels, ",",
-                )
+            site_parts.append(at)
+            token_parts.append(
+                ("c:" + frame["layer"].astype(str) + ":" + frame["status"].astype(str)).to_numpy()
             )
             continue
-        extra.append(_join_tokens(frame["site_index"].to_numpy(), tok.to_numpy(), labels, ","))
-    key = base + "#" + parts
-    for series in extra:
-        key = key + "#" + series
-    return key
+        sig = _signature_of(frame, signatures, "feature_id")
+        bucket, seen = _buckets(frame, sig, signatures)
+        what = "r:" + frame["layer"].astype(str) + "/" + sig
+        sites, tokens = _nearest_tokens(at[seen], what.to_numpy()[seen], bucket[seen])
+        site_parts.append(sites)
+        token_parts.append(tokens)
+    ids = _situation_ids(np.concatenate(site_parts), np.concatenate(token_parts), n)
+    return pd.Series(ids, index=labels)
 
 
 def _buckets(frame: Any, sig: Any, signatures: dict[str, dict[str, Any]]) -> tuple[Any, Any]:
@@ -333,20 +344,35 @@ def _buckets(frame: Any, sig: Any, signatures: dict[str, dict[str, Any]]) -> tup
     return out, seen
 
 
-def _nearest_tokens(sites: Any, what: Any, bucket: Any, labels: Any, sep: str) -> Any:
-    """Tokens "<what>/<nearest bucket>": a rule asks whether *some* matching feature lies
+def _nearest_tokens(sites: Any, what: Any, bucket: Any) -> tuple[Any, Any]:
+    """(site, token "<what>/<nearest bucket>"): a rule asks whether *some* matching feature lies
     within its distance, so only the nearest bucket of each kind of feature matters."""
     frame = pd.DataFrame({"site": sites, "what": what, "bucket": bucket})
     nearest = frame.groupby(["site", "what"], sort=False)["bucket"].min().reset_index()
     tokens = nearest["what"].astype(str) + "/" + nearest["bucket"].astype(str)
-    return _join_tokens(nearest["site"].to_numpy(), tokens.to_numpy(), labels, sep)
+    return nearest["site"].to_numpy(), tokens.to_numpy()
 
 
-def _join_tokens(sites: Any, tokens: Any, labels: Any, sep: str) -> Any:
-    """Per site, its distinct tokens sorted and joined ("" for sites without any)."""
-    frame = pd.DataFrame({"site": sites, "token": tokens}).drop_duplicates()
-    frame = frame.sort_values(["site", "token"], kind="stable")
-    return frame.groupby("site", sort=False)["token"].agg(sep.join).reindex(labels).fillna("")
+def _situation_ids(sites: Any, tokens: Any, n: int) -> Any:
+    """Per site (0..n-1), an id shared exactly by the sites with the same set of tokens.
+
+    Vectorised: tokens become integer codes, each site's distinct codes are sorted into a row
+    of a matrix (padded with -1), and equal rows get equal ids (``np.unique(axis=0)``). No
+    per-site Python: joining token strings per site cost a quarter of a million-row batch.
+
+    >>> _situation_ids(np.array([0, 0, 1, 1, 2, 1]), np.array(["a", "b", "b", "a", "a", "a"]), 4)
+    array([2, 2, 1, 0])
+    """
+    codes, uniques = pd.factorize(tokens)
+    width = max(len(uniques), 1)
+    pairs = np.unique(np.asarray(sites, dtype=np.int64) * width + codes)
+    site, code = pairs // width, pairs % width
+    counts = np.bincount(site, minlength=n)
+    matrix = np.full((n, max(int(counts.max(initial=0)), 1)), -1, dtype=np.int64)
+    rank = np.arange(len(site)) - np.repeat(np.cumsum(counts) - counts, counts)
+    matrix[site, rank] = code
+    _, ids = np.unique(matrix, axis=0, return_inverse=True)
+    return ids.reshape(-1)
 
 
 def _signature_of(frame: Any, signatures: dict[str, dict[str, Any]], by: str) -> Any:
@@ -392,6 +418,7 @@ def feature_signatures(index: LayerIndex, rulebook: Rulebook) -> dict[str, dict[
         if rule.superseded_in is not None:
             selectors.append(rule.superseded_in)
     distance_rules = [r for r in rulebook.rules if r.spatial.relation == "within_m"]
+    basin_rules = [r for r in rulebook.rules if r.spatial.relation == "same_basin"]
     basin_kinds = {r.zone.kind for r in rulebook.rules if r.spatial.relation == "same_basin"}
     if basin_kinds:
         basin_kinds.add("river_basin")  # where the site's own basins come from
@@ -423,6 +450,8 @@ def feature_signatures(index: LayerIndex, rulebook: Rulebook) -> dict[str, dict[
             )
             if cuts:
                 parts.append("@" + ",".join(f"{c:g}" for c in cuts))
+            if _seen_at_any_distance(distance_rules, basin_rules, hit, attrs):
+                parts.append("far")
             if layer.kind in basin_kinds:
                 parts.append(f"basin={attrs.get('basin')}")
             if by_provinces and layer.kind == "admin":
@@ -441,11 +470,63 @@ def feature_signatures(index: LayerIndex, rulebook: Rulebook) -> dict[str, dict[
             "by_row": by_row,
             "by_id": dict(zip(layer.feature_id, by_row, strict=True)),
             "cuts": cuts_of,
+            # how far from a site a feature of the class can still change a rule's answer
+            "reach": {
+                short: math.inf if "far" in code.split("/")
+                else float(max(cuts_of[short].max(initial=0.0), 0.0))
+                for code, short in uniques.items()
+            },
         }
     if len(_SIGNATURES) > 8:
         _SIGNATURES.clear()
     _SIGNATURES[key] = out
     return out
+
+
+def _seen_at_any_distance(
+    distance_rules: list[Any], basin_rules: list[Any], hit: Any, attrs: dict[str, Any]
+) -> bool:
+    """Whether a rule reads this feature whatever its distance from the site.
+
+    ``same_basin`` rules compare the basin of every matching feature in reach, and a
+    ``within_m`` rule without a fixed distance reports a feature whose own distance attribute is
+    missing at any distance (``evaluator._spatial_hits``).
+    """
+    from zoning.rules.evaluator import zone_matches
+
+    if any(zone_matches(rule.zone, hit) for rule in basin_rules):
+        return True
+    return any(
+        rule.spatial.distance_m is None and -1.0 in _limits(rule, attrs)
+        for rule in distance_rules
+        if zone_matches(rule.zone, hit)
+    )
+
+
+def rule_classes(index: LayerIndex, rulebook: Rulebook) -> dict[str, Any]:
+    """Per layer, the features' signatures as ``zoning.nearest.LayerClasses`` (cached)."""
+    from zoning.nearest import LayerClasses
+
+    key = (id(index), index.version, rulebook.version)
+    cached = _CLASSES.get(key)
+    if cached is not None:
+        return cached
+    signatures = feature_signatures(index, rulebook)
+    out: dict[str, Any] = {}
+    for layer_id, table in signatures.items():
+        codes = table["by_row"]
+        of_row = np.full(len(codes), -1, dtype=np.intp)
+        named = codes != ""
+        of_row[named] = [int(str(c)[1:]) for c in codes[named]]
+        reach = {int(short[1:]): float(r) for short, r in table["reach"].items()}
+        out[layer_id] = LayerClasses(f"{rulebook.version}/{index.version}", of_row, reach)
+    if len(_CLASSES) > 8:
+        _CLASSES.clear()
+    _CLASSES[key] = out
+    return out
+
+
+_CLASSES: dict[tuple[int, str, str], dict[str, Any]] = {}
 
 
 def _limits(rule: Any, attrs: dict[str, Any]) -> list[float]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -38,6 +38,8 @@ from numpy.typing import NDArray
 from zoning import measure
 from zoning.errors import InvalidGeometryError
 from zoning.index import LayerIndex, VectorLayer
+from zoning.nearest import ALL, LayerClasses, Plane, class_pieces, plane_of
+from zoning.nearest import nearest as nearest_of_class
 from zoning.pairs import group_pairs
 from zoning.screen import (
     _LINE_TYPES,
@@ -185,12 +187,21 @@ def screen_many_full(
     *,
     chunk_size: int = 100_000,
     threads: int | None = None,
+    nearest: Mapping[str, LayerClasses] | None = None,
 ) -> BulkResult:
     """Like ``screen_many`` but returns hits, coverage gaps and river distances.
 
     Sites are processed ``chunk_size`` at a time so memory stays bounded for millions of sites.
     ``threads``: layers screened in parallel (default ``default_threads()``: ``ZONING_THREADS``
     or CPUs + 1; give 1 in processes that are one of several workers, such as Dask workers).
+
+    ``nearest`` (layer id → ``LayerClasses``) asks for the *nearest-only* hits instead of every
+    feature within reach: the features a site meets, its nearest feature of each layer within
+    reach, and its nearest feature of each class within that class's reach; river distances
+    likewise per class. That is all a per-site summary and the rulebook need (rules only ask
+    whether *some* matching feature lies within a distance), and for point sites it is
+    measured without touching every feature in reach (``zoning.nearest``). Layers missing from
+    the mapping get the nearest feature only.
     """
     bands, reach = check_buffers(buffers_m, search_m)
     geoseries = sites.geometry if isinstance(sites, gpd.GeoDataFrame) else sites
@@ -212,7 +223,7 @@ def screen_many_full(
         parts = [
             _screen_chunk(
                 geoms, labels, keep[i : i + chunk_size], index, bands, reach, wanted,
-                default_threads() if threads is None else max(1, threads),
+                default_threads() if threads is None else max(1, threads), nearest,
             )
             for i in range(0, max(len(keep), 1), chunk_size)
         ]
@@ -253,8 +264,10 @@ def _screen_chunk(
     reach: float,
     wanted: set[str] | None,
     threads: int,
+    nearest: Mapping[str, LayerClasses] | None = None,
 ) -> BulkResult:
     prepared = _Sites(geoms[keep].copy())
+    plane = plane_of(index) if nearest is not None else None
     chosen = [v for v in index.vectors.values() if wanted is None or v.id in wanted]
     # Coverage first, once per coverage polygon (the layers of a region share one), and outside
     # the threads: a prepared geometry must not be used by two threads at once.
@@ -277,10 +290,15 @@ def _screen_chunk(
         # Each thread gets its own site geometries (their prepared state is not thread-safe);
         # the layer's pieces are only ever used by the one task screening that layer.
         sites = prepared.private_copy() if parallel else prepared
-        hits = _layer_hits(sites, layer, bands, reach, share)
-        rivers = pd.DataFrame()
-        if layer.kind in RIVER_KINDS:
-            rivers = _rivers(sites, layer, max(reach, RIVER_REACH_M), share)
+        river_reach = max(reach, RIVER_REACH_M) if layer.kind in RIVER_KINDS else 0.0
+        if plane is None:
+            hits = _layer_hits(sites, layer, bands, reach, share)
+            rivers = _rivers(sites, layer, river_reach, share) if river_reach else pd.DataFrame()
+            return cov, hits, rivers
+        assert nearest is not None
+        found = _NearestHits(sites, layer, plane, nearest.get(layer.id), share)
+        hits = _layer_hits(sites, layer, bands, reach, share, found)
+        rivers = found.rivers(river_reach) if river_reach else pd.DataFrame()
         return cov, hits, rivers
 
     tasks = list(zip(chosen, covered, strict=True))
@@ -341,7 +359,7 @@ def _coverage(sites: _Sites, layer: VectorLayer) -> tuple[Floats | None, pd.Data
 
 def _layer_hits(
     sites: _Sites, layer: VectorLayer, bands: tuple[float, ...], reach: float,
-    share: Floats | None,
+    share: Floats | None, nearest: _NearestHits | None = None,
 ) -> pd.DataFrame:
     s_idx, p_idx = layer.part_tree.query(sites.geoms)
     if share is not None:
@@ -356,7 +374,12 @@ def _layer_hits(
     out = [_intersecting(sites, layer, si, fi, s_idx, p_idx, group)]
     r = 0.0 if layer.is_containment else reach
     if r > 0:
-        out.append(_within(sites, layer, r, bands, share, si, fi))
+        if nearest is None:
+            out.append(_within(sites, layer, r, bands, share, si, fi))
+        else:
+            cap = max(reach, RIVER_REACH_M) if layer.kind in RIVER_KINDS else reach
+            nearest.met(si, fi)
+            out.append(_banded(layer, *nearest.within(r, exclude=(si, fi), cap=cap), bands))
     nonempty = [f for f in out if len(f)]
     return pd.concat(nonempty, ignore_index=True) if nonempty else out[0]
 
@@ -460,7 +483,13 @@ def _within(
     sites: _Sites, layer: VectorLayer, reach: float, bands: tuple[float, ...],
     share: Floats | None, si: Ints, fi: Ints,
 ) -> pd.DataFrame:
-    s_idx, f_idx, dist = _nearby(sites, layer, reach, share, exclude=(si, fi))
+    return _banded(layer, *_nearby(sites, layer, reach, share, exclude=(si, fi)), bands)
+
+
+def _banded(
+    layer: VectorLayer, s_idx: Ints, f_idx: Ints, dist: Floats, bands: tuple[float, ...]
+) -> pd.DataFrame:
+    """``within_buffer`` hits of (site, feature, distance) triples, with their display band."""
     if s_idx.size == 0:
         return _frame(layer, s_idx, f_idx, "within_buffer")
     order = np.lexsort((f_idx, dist, s_idx))
@@ -510,9 +539,13 @@ def _nearby(
 
 
 def _rivers(sites: _Sites, layer: VectorLayer, reach: float, share: Floats | None) -> pd.DataFrame:
+    return _river_table(layer, *_nearby(sites, layer, reach, share))
+
+
+def _river_table(layer: VectorLayer, s_idx: Ints, f_idx: Ints, dist: Floats) -> pd.DataFrame:
+    """The nearest distance per (site, river, level, basin), like ``screen``'s river list."""
     from zoning.screen import river_names
 
-    s_idx, f_idx, dist = _nearby(sites, layer, reach, share)
     if s_idx.size == 0:
         return pd.DataFrame()
     table = pd.DataFrame({
@@ -529,3 +562,112 @@ def _rivers(sites: _Sites, layer: VectorLayer, reach: float, share: Floats | Non
     table = table.sort_values(["site_index", "distance_m", "_row"], kind="stable")
     nearest = table.drop_duplicates(subset=keys, keep="first")
     return nearest.drop(columns="_row").reset_index(drop=True)
+
+
+class _NearestHits:
+    """Nearest-only distances of one layer for one chunk of sites (``screen_many_full(nearest=)``).
+
+    Per site: its nearest feature of the layer, and its nearest feature of each class the rules
+    read at a distance, each within its reach. Each query runs once and serves both the hits
+    (within ``reach``) and the river list (within the river reach). Point sites go through
+    ``zoning.nearest``; other sites are measured against every feature in reach (``_nearby``,
+    once, at the widest reach asked for) and reduced to the same nearest-only answer.
+    """
+
+    def __init__(
+        self, sites: _Sites, layer: VectorLayer, plane: Plane, classes: LayerClasses | None,
+        share: Floats | None,
+    ) -> None:
+        self.sites, self.layer, self.plane, self.classes = sites, layer, plane, classes
+        self.share = share
+        self.rows = np.flatnonzero(share > 0) if share is not None else np.arange(len(sites.geoms))
+        self._done: dict[tuple[int, float], tuple[Ints, Ints, Floats]] = {}
+        self._pairs: tuple[float, Ints, Ints, Floats] | None = None
+        self._met: tuple[Ints, Ints] = (np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp))
+
+    def met(self, site_rows: Ints, feature_rows: Ints) -> None:
+        """The (site, feature) pairs that intersect: a site that meets a feature of a class is
+        at distance 0 from it, so the class is not searched for that site at all."""
+        self._met = (site_rows, feature_rows)
+
+    def _unmet(self, which: int) -> Ints:
+        s, f = self._met
+        if which != ALL:
+            assert self.classes is not None
+            s = s[self.classes.of_row[f] == which]
+        return np.setdiff1d(self.rows, s, assume_unique=False) if len(s) else self.rows
+
+    def _class_reaches(self, cap: float) -> list[tuple[int, float]]:
+        if self.classes is None:
+            return []
+        return [(c, min(r, cap)) for c, r in sorted(self.classes.reach_m.items()) if r > 0]
+
+    def query(self, which: int, reach: float) -> tuple[Ints, Ints, Floats]:
+        """(site, feature, metres): each site's nearest feature of class ``which`` in reach."""
+        key = (which, reach)
+        found = self._done.get(key)
+        if found is not None:
+            return found
+        if self.sites.all_points:
+            rows = self._unmet(which)
+            group = class_pieces(self.layer, self.plane, self.classes, which)
+            s, f, d = nearest_of_class(group, self.plane, self.sites.x[rows], self.sites.y[rows],
+                                       reach)
+            found = (rows[s], f, d)
+        else:
+            found = self._reduce(which, reach)
+        self._done[key] = found
+        return found
+
+    def _reduce(self, which: int, reach: float) -> tuple[Ints, Ints, Floats]:
+        if self._pairs is None or self._pairs[0] < reach:
+            self._pairs = (reach, *_nearby(self.sites, self.layer, reach, self.share))
+        _, s, f, d = self._pairs
+        keep = d <= reach
+        if which != ALL:
+            assert self.classes is not None
+            keep &= self.classes.of_row[f] == which
+        s, f, d = s[keep], f[keep], d[keep]
+        order = np.lexsort((f, d, s))
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = s[order][1:] != s[order][:-1]
+        pick = order[first]
+        return s[pick], f[pick], d[pick]
+
+    def _widest(self, reach: float, cap: float) -> None:
+        """Non-point sites: measure once at the widest reach any query will ask for."""
+        if not self.sites.all_points:
+            widest = max([reach, *(r for _, r in self._class_reaches(cap))])
+            if self._pairs is None or self._pairs[0] < widest:
+                self._pairs = (widest, *_nearby(self.sites, self.layer, widest, self.share))
+
+    def within(
+        self, reach: float, exclude: tuple[Ints, Ints], cap: float | None = None
+    ) -> tuple[Ints, Ints, Floats]:
+        """Nearest-only (site, feature, metres) within ``reach``, without the pairs in
+        ``exclude`` (those that intersect, reported as such). ``cap``: the reach class queries
+        are made at (the river reach for river layers, so the river list reuses them)."""
+        cap = max(reach, cap or 0.0)
+        self._widest(reach, cap)
+        found = [self.query(ALL, reach)]
+        for c, r in self._class_reaches(cap):
+            s, f, d = self.query(c, r)
+            near = d <= min(r, reach)
+            found.append((s[near], f[near], d[near]))
+        s = np.concatenate([x[0] for x in found])
+        f = np.concatenate([x[1] for x in found])
+        d = np.concatenate([x[2] for x in found])
+        nf = max(len(self.layer.geoms), 1)
+        codes = s.astype(np.int64) * nf + f
+        keep = ~np.isin(codes, exclude[0].astype(np.int64) * nf + exclude[1])
+        s, f, d, codes = s[keep], f[keep], d[keep], codes[keep]
+        _, first = np.unique(codes, return_index=True)  # the same pair found twice: same distance
+        return s[first], f[first], d[first]
+
+    def rivers(self, reach: float) -> pd.DataFrame:
+        """The river list: per site, the nearest river of each class the rules read."""
+        self._widest(reach, reach)
+        found = [self.query(c, r) for c, r in self._class_reaches(reach)]
+        if not found:
+            return pd.DataFrame()
+        return _river_table(self.layer, *(np.concatenate([x[k] for x in found]) for k in range(3)))

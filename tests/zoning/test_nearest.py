@@ -1,0 +1,144 @@
+"""Nearest-only screening (``hits="nearest"``) gives the same per-site results as listing every
+zone in reach, and its building blocks are exact."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from layers.subdivide import DENSIFY_DEG
+from zoning.api import rule_classes, screen_sites
+from zoning.bulk import screen_many_full
+from zoning.index import LayerIndex
+from zoning.nearest import ALL, class_pieces, densify_coordinates, nearest, plane_of, split_lines
+from zoning.rules import load_rulebook
+
+TODAY = date(2026, 11, 21)
+TYPES = ["solar_pv", "chemical", "mining", "road", "hydropower", None]
+
+
+@pytest.fixture(scope="module")
+def pack(bundled_data_dir: Path) -> LayerIndex:
+    return LayerIndex.load(bundled_data_dir)
+
+
+def _sites(n: int, seed: int, shapes: str) -> gpd.GeoDataFrame:
+    """Sites over both provinces of the bundled pack: points, or points, squares and lines."""
+    rng = np.random.default_rng(seed)
+    west = rng.random(n) < 0.6
+    lon = np.where(west, rng.uniform(96.0, 103.0, n), rng.uniform(104.0, 109.5, n))
+    lat = np.where(west, rng.uniform(34.0, 38.8, n), rng.uniform(24.8, 29.0, n))
+    geoms = shapely.points(lon, lat)
+    if shapes == "mixed":
+        square = np.arange(n) % 3 == 1
+        line = np.arange(n) % 3 == 2
+        geoms[square] = shapely.box(lon[square], lat[square], lon[square] + 0.01, lat[square] + 0.01)
+        geoms[line] = shapely.linestrings(
+            np.stack([np.column_stack((lon[line], lat[line])),
+                      np.column_stack((lon[line] + 0.03, lat[line] + 0.01))], axis=1)
+        )
+    types = [TYPES[i % len(TYPES)] for i in range(n)]
+    return gpd.GeoDataFrame({"project_type": types}, geometry=geoms, crs=4490)
+
+
+def _assert_same_rows(every: pd.DataFrame, nearest_only: pd.DataFrame) -> None:
+    assert list(every.index) == list(nearest_only.index)
+    assert list(every.columns) == list(nearest_only.columns)
+    for column in every.columns:
+        a, b = every[column], nearest_only[column]
+        if pd.api.types.is_float_dtype(a):
+            # the nearest point is chosen in another projection: centimetres at most
+            same = np.isclose(a.fillna(-1), b.fillna(-1), rtol=1e-5, atol=0.01)
+        else:
+            same = ((a.astype(str) == b.astype(str)) | (a.isna() & b.isna())).to_numpy()
+        assert same.all(), (column, a[~same].head(3).tolist(), b[~same].head(3).tolist())
+
+
+@pytest.mark.parametrize(("shapes", "n"), [("points", 1500), ("mixed", 300)])
+def test_nearest_hits_give_the_same_results_as_every_hit(
+    pack: LayerIndex, shapes: str, n: int
+) -> None:
+    rulebook = load_rulebook()
+    sites = _sites(n, seed=3, shapes=shapes)
+    every, all_hits = screen_sites(sites, pack, rulebook, project_types=sites["project_type"],
+                                   today=TODAY, hit_rows="all")
+    near, few_hits = screen_sites(sites, pack, rulebook, project_types=sites["project_type"],
+                                  today=TODAY, hit_rows="nearest")
+    _assert_same_rows(every, near)
+    assert len(few_hits) < len(all_hits)
+    # every zone a site meets is still listed, with the same overlap
+    met = ["site_index", "layer", "feature_id", "relation"]
+    inside = all_hits[all_hits["distance_m"] == 0].sort_values(met).reset_index(drop=True)
+    inside_near = few_hits[few_hits["distance_m"] == 0].sort_values(met).reset_index(drop=True)
+    pd.testing.assert_frame_equal(inside[met], inside_near[met])
+    assert set(every["verdict"]) >= {"prohibited", "restricted", "caution"}
+
+
+def test_nearest_distance_per_layer_equals_the_minimum_over_every_feature(pack: LayerIndex) -> None:
+    sites = _sites(800, seed=8, shapes="points").geometry
+    full = screen_many_full(sites, pack, (1000, 5000, 10000), search_m=10_000).hits
+    near = screen_many_full(sites, pack, (1000, 5000, 10000), search_m=10_000,
+                            nearest=rule_classes(pack, load_rulebook())).hits
+    a = full.groupby(["site_index", "layer"])["distance_m"].min()
+    b = near.groupby(["site_index", "layer"])["distance_m"].min()
+    assert len(a) > 500
+    pd.testing.assert_index_equal(a.index, b.index)
+    np.testing.assert_allclose(b.to_numpy(), a.to_numpy(), rtol=1e-5, atol=0.01)
+
+
+def test_nearest_of_a_class_is_the_one_geos_finds(pack: LayerIndex) -> None:
+    """The k-d bound + ``dwithin`` search picks the outline GEOS's own nearest search picks."""
+    layer = next(v for v in pack.vectors.values() if v.kind == "ecological_red_line")
+    plane = plane_of(pack)
+    group = class_pieces(layer, plane, None, ALL)
+    rng = np.random.default_rng(4)
+    west, south, east, north = shapely.total_bounds(layer.parts)
+    lon = rng.uniform(west, east, 600)
+    lat = rng.uniform(south, north, 600)
+    sites, rows, dist = nearest(group, plane, lon, lat, 10_000.0)
+    x, y = plane.transformer().transform(lon, lat)
+    points = shapely.points(x, y)
+    (s_geos, _), d_geos = group.tree.query_nearest(points, return_distance=True)
+    geos_best = pd.Series(d_geos).groupby(s_geos).min()
+    # our distance is ellipsoidal; the plane's scale factor is within 1 % of 1 here
+    assert len(sites) > 100
+    np.testing.assert_allclose(dist, geos_best.loc[sites].to_numpy(), rtol=0.015)
+    # every site GEOS finds within reach (with margin for the scale factor) is found
+    surely_within = geos_best.index[geos_best.to_numpy() <= 10_000 * 0.98]
+    assert set(surely_within.tolist()) <= set(sites.tolist())
+    # and the feature found is one at GEOS's nearest distance
+    for site, row in zip(sites[:200], rows[:200], strict=True):
+        own = group.pieces[group.piece_row == row]
+        assert shapely.distance(points[site], own).min() == pytest.approx(geos_best.loc[site])
+
+
+def test_densified_coordinates_match_geos_segmentize() -> None:
+    rng = np.random.default_rng(1)
+    lines = [shapely.LineString(np.cumsum(rng.normal(0, 0.01, (int(k), 2)), axis=0))
+             for k in rng.integers(2, 40, 200)]
+    xy, line = shapely.get_coordinates(lines, return_index=True)
+    dense, of_line = densify_coordinates(xy, line, DENSIFY_DEG)
+    expected = shapely.segmentize(np.asarray(lines), DENSIFY_DEG)
+    np.testing.assert_allclose(dense, shapely.get_coordinates(expected), atol=1e-12)
+    np.testing.assert_array_equal(np.bincount(of_line), shapely.get_num_coordinates(expected))
+
+
+def test_split_lines_keeps_every_edge_once() -> None:
+    rng = np.random.default_rng(2)
+    for _ in range(100):
+        sizes = rng.integers(1, 15, rng.integers(1, 6))
+        line = np.repeat(np.arange(len(sizes)), sizes)
+        edges = int(rng.integers(1, 5))
+        take, run, owner = split_lines(line, edges)
+        pairs = {(a, b) for a, b, r1, r2 in zip(take[:-1], take[1:], run[:-1], run[1:], strict=True)
+                 if r1 == r2}
+        want = {(i, i + 1) for i in range(len(line) - 1) if line[i] == line[i + 1]}
+        assert pairs == want
+        assert np.bincount(run).max() <= edges + 1
+        assert (line[take] == owner[run]).all()
