@@ -37,6 +37,13 @@ def check_output_format(path: Path | str) -> OutputFormat:
     return FORMATS[suffix]
 
 
+def default_hits(fmt: OutputFormat) -> str:
+    """Which hits a format needs: formats with a hits table (XLSX sheet, GeoPackage layer) get
+    every zone in reach; CSV and GeoJSON carry one row per site, for which the nearest zone per
+    kind gives the very same row."""
+    return "all" if fmt in ("xlsx", "gpkg") else "nearest"
+
+
 def write_output(store: PartStore, manifest: dict[str, Any], path: Path, fmt: OutputFormat,
                  title: dict[str, Any]) -> None:
     writer = {"csv": _write_csv, "xlsx": _write_xlsx, "geojson": _write_geojson, "gpkg": _write_gpkg}[fmt]
