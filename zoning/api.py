@@ -288,7 +288,7 @@ def _situation_keys(hits: Any, index: LayerIndex, rulebook: Rulebook, labels: An
     where = pd.Index(labels)
     n = len(where)
     site_parts = [np.arange(n)]
-    token_parts = [("type=" + types.astype(str)).to_numpy()]
+    token_parts = [types.map(lambda t: f"type={t}").to_numpy(dtype=object)]
     signatures = feature_signatures(index, rulebook)
     if len(hits):
         sig = _signature_of(hits, signatures, "feature_row")
@@ -363,7 +363,7 @@ def _situation_ids(sites: Any, tokens: Any, n: int) -> Any:
     >>> _situation_ids(np.array([0, 0, 1, 1, 2, 1]), np.array(["a", "b", "b", "a", "a", "a"]), 4)
     array([2, 2, 1, 0])
     """
-    codes, uniques = pd.factorize(tokens)
+    codes, uniques = pd.factorize(tokens, use_na_sentinel=False)
     width = max(len(uniques), 1)
     pairs = np.unique(np.asarray(sites, dtype=np.int64) * width + codes)
     site, code = pairs // width, pairs % width
