@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -50,6 +51,8 @@ ALL = -1  # the class of every feature of a layer
 # the bound d_v is then a little looser (a few more outlines within it), the tree four times
 # smaller.
 VERTEX_STRIDE = 4
+# Pieces per slice when outlines are built in two threads.
+BUILD_SLICE = 25_000
 # Outlines are cut into runs of at most this many edges (tight boxes, cheap exact distances).
 OUTLINE_EDGES = 32
 _PLANES: weakref.WeakKeyDictionary[LayerIndex, Plane] = weakref.WeakKeyDictionary()
@@ -189,38 +192,57 @@ def _outlines(layer: VectorLayer, plane: Plane) -> tuple[NDArray[np.object_], In
     found = cache.get(plane.proj)
     if found is not None:
         return found
-    parts = layer.parts
+    # Large layers are cut into slices outlined in two threads (GEOS, PROJ and most of NumPy
+    # release the GIL): the red lines of a province take ≈ 25 s in one.
+    n = len(layer.parts)
+    slices = [slice(a, min(a + BUILD_SLICE, n)) for a in range(0, n, BUILD_SLICE)]
+    if len(slices) > 1:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            done = list(pool.map(lambda sl: _outline_slice(layer, plane, sl), slices))
+    else:
+        done = [_outline_slice(layer, plane, sl) for sl in slices]
+    found = (
+        np.concatenate([d[0] for d in done]) if done else np.empty(0, dtype=object),
+        np.concatenate([d[1] for d in done]) if done else np.zeros(0, dtype=np.intp),
+    )
+    cache.clear()  # one plane per index: keep one projected copy
+    cache[plane.proj] = found
+    return found
+
+
+def _outline_slice(
+    layer: VectorLayer, plane: Plane, part_slice: slice
+) -> tuple[NDArray[np.object_], Ints]:
+    """Outlines of the pieces in ``part_slice`` (see ``_outlines``) and their feature rows."""
+    parts = layer.parts[part_slice]
+    part_row = layer.part_row[part_slice]
     types = shapely.get_type_id(parts)
-    polygonal = np.isin(types, (3, 6))
     outlines: list[NDArray[np.object_]] = []
     rows: list[Ints] = []
     tr = plane.transformer()
+    polygonal = np.isin(types, (3, 6))
     if polygonal.any():
         polygons, of_part = shapely.get_parts(parts[polygonal], return_index=True)
         rings, of_polygon = shapely.get_rings(polygons, return_index=True)
         runs, of_ring = _projected_lines(rings, tr)
         outlines.append(runs)
-        rows.append(layer.part_row[np.flatnonzero(polygonal)[of_part[of_polygon[of_ring]]]])
+        rows.append(part_row[np.flatnonzero(polygonal)[of_part[of_polygon[of_ring]]]])
     lineal = np.isin(types, (1, 2, 5))
     if lineal.any():
         lines, owner = shapely.get_parts(parts[lineal], return_index=True)
         runs, of_line = _projected_lines(lines, tr)
         outlines.append(runs)
-        rows.append(layer.part_row[np.flatnonzero(lineal)[owner[of_line]]])
+        rows.append(part_row[np.flatnonzero(lineal)[owner[of_line]]])
     punctual = np.isin(types, (0, 4))
     if punctual.any():
         points, owner = shapely.get_parts(parts[punctual], return_index=True)
         xy = shapely.get_coordinates(points)
         x, y = tr.transform(xy[:, 0], xy[:, 1])
         outlines.append(shapely.points(x, y))
-        rows.append(layer.part_row[np.flatnonzero(punctual)[owner]])
-    found = (
-        np.concatenate(outlines) if outlines else np.empty(0, dtype=object),
-        np.concatenate(rows) if rows else np.zeros(0, dtype=np.intp),
-    )
-    cache.clear()  # one plane per index: keep one projected copy
-    cache[plane.proj] = found
-    return found
+        rows.append(part_row[np.flatnonzero(punctual)[owner]])
+    if not outlines:
+        return np.empty(0, dtype=object), np.zeros(0, dtype=np.intp)
+    return np.concatenate(outlines), np.concatenate(rows)
 
 
 def _projected_lines(
