@@ -65,6 +65,9 @@ class Plane:
 
     proj: str
     max_scale: float
+    # the largest relative difference of scale between two places of the extent: planar
+    # distances within this fraction of each other may rank the other way on the ellipsoid
+    spread: float = 0.02
 
     def transformer(self) -> pyproj.Transformer:
         """This thread's transformer (pyproj transformers must not be shared between threads)."""
@@ -98,7 +101,8 @@ def plane_for_bounds(bounds: tuple[float, float, float, float]) -> Plane:
     factors = pyproj.Proj(proj).get_factors(lon.ravel(), lat.ravel())
     scale = np.fmax(np.asarray(factors.meridional_scale), np.asarray(factors.parallel_scale))
     # sites and features may lie a little outside the extent the scale was sampled over
-    return Plane(proj, float(np.nanmax(scale)) * 1.01)
+    top, bottom = float(np.nanmax(scale)), float(np.nanmin(scale))
+    return Plane(proj, top * 1.01, (top / bottom - 1.0) * 1.5 + 1e-6)
 
 
 def plane_of(index: LayerIndex) -> Plane:
@@ -347,17 +351,24 @@ def nearest(
     x, y = tr.transform(lon, lat)
     d_vertex, _ = group.vertices.query(np.column_stack((x, y)), k=1)
     # a site farther than reach from every piece needs no exact measure at all
-    window = np.minimum(d_vertex, reach_m * plane.max_scale) * (1 + 1e-9) + 1e-6
+    # (widened by the scale spread, so that near-ties on the ellipsoid are all in it)
+    window = np.minimum(d_vertex * (1.0 + plane.spread), reach_m * plane.max_scale) + 1e-6
     points = shapely.points(x, y)
     s_idx, p_idx = group.tree.query(points, predicate="dwithin", distance=window)
     if s_idx.size == 0:
         return empty, empty, np.zeros(0)
     planar = shapely.distance(points[s_idx], group.pieces[p_idx])
-    order = np.lexsort((planar, s_idx))
+    # Near-ties in the plane (within the scale spread) are all measured on the ellipsoid: two
+    # outlines 3.8 km away in different directions can swap order by 10 cm.
+    closest = np.full(len(lon), np.inf)
+    np.minimum.at(closest, s_idx, planar)
+    tie = planar <= closest[s_idx] * (1.0 + plane.spread) + 1e-6
+    s_idx, p_idx = s_idx[tie], p_idx[tie]
+    dist = measure.distances_m(points[s_idx], group.pieces[p_idx], tr)
+    order = np.lexsort((dist, s_idx))
     first = np.ones(len(order), dtype=bool)
     first[1:] = s_idx[order][1:] != s_idx[order][:-1]
     best = order[first]
-    sites, pieces = s_idx[best], p_idx[best]
-    dist = measure.distances_m(points[sites], group.pieces[pieces], tr)
+    sites, pieces, dist = s_idx[best], p_idx[best], dist[best]
     inside = dist <= reach_m
     return sites[inside], group.piece_row[pieces[inside]], dist[inside]
