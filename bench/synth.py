@@ -28,6 +28,7 @@ import shapely
 
 from bench.measure import area_m2, geodesic_length_m
 from layers.catalog import Catalog, CatalogEntry, read_catalog, sha256_file, write_catalog
+from layers.outlines import outlines_format, write_outlines
 from layers.subdivide import MAX_VERTICES, pieces_current, write_pieces
 
 KM_PER_DEG_LAT = 110.9
@@ -327,14 +328,19 @@ LAYERS = {
 
 
 def add_pieces(out: Path) -> Path:
-    """(Re)write the pieces files of a set cut by older code, as ``zoning build`` would."""
+    """(Re)write the pieces and outlines files of a set made by older code, as ``zoning build``
+    would."""
     catalog = read_catalog(out)
-    if all(pieces_current(e, MAX_VERTICES) for e in catalog.layers):
+    if all(pieces_current(e, MAX_VERTICES) and e.outlines_format == outlines_format()
+           for e in catalog.layers):
         return out
     entries = []
     for entry in catalog.layers:
         geoms = np.asarray(gpd.read_parquet(out / entry.path).geometry.values, dtype=object)
-        entries.append(entry.model_copy(update=write_pieces(geoms, out, entry.id)))
+        update = {} if pieces_current(entry, MAX_VERTICES) else write_pieces(geoms, out, entry.id)
+        if entry.outlines_format != outlines_format():
+            update.update(write_outlines(geoms, out, entry.id))
+        entries.append(entry.model_copy(update=update))
     write_catalog(out, Catalog(layers=entries))
     return out
 
@@ -371,6 +377,7 @@ def generate(spec: SynthSpec, out: Path | str, force: bool = False) -> Path:
                 path=rel,
                 fields=[c for c in gdf.columns if c != "geometry"],
                 **write_pieces(np.asarray(gdf.geometry.values, dtype=object), out, layer_id),
+                **write_outlines(np.asarray(gdf.geometry.values, dtype=object), out, layer_id),
             )
         )
     write_catalog(out, Catalog(layers=entries))

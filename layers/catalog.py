@@ -76,6 +76,13 @@ class CatalogEntry(BaseModel):
     pieces_format: str | None = Field(
         None, description="how the pieces were cut (layers/subdivide.py), e.g. to rebuild stale ones"
     )
+    outlines: str | None = Field(
+        None, description="distance file: outlines of the features in a conformal plane "
+        "(layers/outlines.py)"
+    )
+    outlines_version: str | None = None
+    outlines_format: str | None = Field(None, description="how the outlines were made")
+    outlines_plane: str | None = Field(None, description="PROJ string of the outlines' plane")
     fields: list[str] = Field(default_factory=list)
     reference: ReferenceCheck | None = None
     unit: str | None = Field(None, description="raster value unit, e.g. m")
@@ -131,6 +138,8 @@ def entry_files(entry: CatalogEntry) -> list[tuple[str, str]]:
         files.append((entry.coverage, entry.coverage_version))
     if entry.pieces and entry.pieces_version:
         files.append((entry.pieces, entry.pieces_version))
+    if entry.outlines and entry.outlines_version:
+        files.append((entry.outlines, entry.outlines_version))
     return files
 
 

@@ -41,6 +41,17 @@ def load_pieces(
     return geoms, gdf["row"].to_numpy(dtype=np.intp)
 
 
+def load_outlines(
+    data_dir: Path | str, entry: CatalogEntry
+) -> tuple[NDArray[np.object_], NDArray[np.intp]] | None:
+    """The layer's stored outlines (``layers.outlines``, in their plane) and the feature row of
+    each; None when the build wrote none."""
+    if not entry.outlines:
+        return None
+    gdf = _read(Path(data_dir) / entry.outlines, entry, "outlines ")
+    return np.asarray(gdf.geometry.values, dtype=object), gdf["row"].to_numpy(dtype=np.intp)
+
+
 def load_coverage(data_dir: Path | str, entry: CatalogEntry) -> BaseGeometry | None:
     """The polygon where ``entry`` is known to be complete, or ``None`` (complete everywhere)."""
     if not entry.coverage:

@@ -24,6 +24,7 @@ from layers.context import COVERAGE_DIR, LAYERS_DIR, LayerContext
 from layers.errors import SourceDataError, SourceReadError
 from layers.manifest import LayerManifest, LayerSpec
 from layers.measure import overlap_areas_m2, overlapping_pairs, union_area_m2
+from layers.outlines import write_outlines
 from layers.readers import RasterSource, VectorSource, read_source
 from layers.repair import FAMILY_TYPES, repair_geometries
 from layers.report import LayerReport, reference_check
@@ -112,6 +113,7 @@ def _build_vector(
         fields=[c for c in out.columns if c != out.geometry.name],
         reference=report.reference,
         **write_pieces(kept, ctx.work, spec.id),
+        **write_outlines(kept, ctx.work, spec.id),
     )
     report.version = entry.version
     return entry, report

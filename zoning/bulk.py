@@ -28,6 +28,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -38,7 +39,7 @@ from numpy.typing import NDArray
 from zoning import measure
 from zoning.errors import InvalidGeometryError
 from zoning.index import LayerIndex, VectorLayer
-from zoning.nearest import ALL, LayerClasses, Plane, class_pieces, plane_of
+from zoning.nearest import ALL, LayerClasses, class_pieces, plane_of
 from zoning.nearest import nearest as nearest_of_class
 from zoning.pairs import group_pairs
 from zoning.screen import (
@@ -267,7 +268,6 @@ def _screen_chunk(
     nearest: Mapping[str, LayerClasses] | None = None,
 ) -> BulkResult:
     prepared = _Sites(geoms[keep].copy())
-    plane = plane_of(index) if nearest is not None else None
     chosen = [v for v in index.vectors.values() if wanted is None or v.id in wanted]
     # Coverage first, once per coverage polygon (the layers of a region share one), and outside
     # the threads: a prepared geometry must not be used by two threads at once.
@@ -291,12 +291,11 @@ def _screen_chunk(
         # the layer's pieces are only ever used by the one task screening that layer.
         sites = prepared.private_copy() if parallel else prepared
         river_reach = max(reach, RIVER_REACH_M) if layer.kind in RIVER_KINDS else 0.0
-        if plane is None:
+        if nearest is None:
             hits = _layer_hits(sites, layer, bands, reach, share)
             rivers = _rivers(sites, layer, river_reach, share) if river_reach else pd.DataFrame()
             return cov, hits, rivers
-        assert nearest is not None
-        found = _NearestHits(sites, layer, plane, nearest.get(layer.id), share)
+        found = _NearestHits(sites, layer, nearest.get(layer.id), share, index.data_dir)
         hits = _layer_hits(sites, layer, bands, reach, share, found)
         rivers = found.rivers(river_reach) if river_reach else pd.DataFrame()
         return cov, hits, rivers
@@ -575,10 +574,11 @@ class _NearestHits:
     """
 
     def __init__(
-        self, sites: _Sites, layer: VectorLayer, plane: Plane, classes: LayerClasses | None,
-        share: Floats | None,
+        self, sites: _Sites, layer: VectorLayer, classes: LayerClasses | None,
+        share: Floats | None, data_dir: Path | None,
     ) -> None:
-        self.sites, self.layer, self.plane, self.classes = sites, layer, plane, classes
+        self.sites, self.layer, self.classes = sites, layer, classes
+        self.plane, self.data_dir = plane_of(layer), data_dir
         self.share = share
         self.rows = np.flatnonzero(share > 0) if share is not None else np.arange(len(sites.geoms))
         self._done: dict[tuple[int, float], tuple[Ints, Ints, Floats]] = {}
@@ -610,7 +610,7 @@ class _NearestHits:
             return found
         if self.sites.all_points:
             rows = self._unmet(which)
-            group = class_pieces(self.layer, self.plane, self.classes, which)
+            group = class_pieces(self.layer, self.plane, self.classes, which, self.data_dir)
             s, f, d = nearest_of_class(group, self.plane, self.sites.x[rows], self.sites.y[rows],
                                        reach)
             found = (rows[s], f, d)
