@@ -173,6 +173,10 @@ class ApiScreener(SpatialScreener):
             sites, self.index, self.rulebook, buffers_m=self.buffers_m, as_of=self.as_of,
             project_types=types, hit_rows=self.hits,
         )
+        if self.hits == "nearest":
+            # nearest-only hits feed outputs without a hits table (CSV, GeoJSON): no overlap
+            # geometry is computed for them (site ∩ whole feature is the costly part for polygons)
+            return summary, hits.drop(columns=["feature_row"], errors="ignore").assign(geometry=None)
         return summary, self.with_overlaps(hits, sites)
 
 
