@@ -39,7 +39,7 @@ from numpy.typing import NDArray
 from zoning import measure
 from zoning.errors import InvalidGeometryError
 from zoning.index import LayerIndex, VectorLayer
-from zoning.nearest import ALL, LayerClasses, class_pieces, plane_of
+from zoning.nearest import ALL, LayerClasses, class_pieces, nearest_to_geometries, plane_of
 from zoning.nearest import nearest as nearest_of_class
 from zoning.pairs import group_pairs
 from zoning.screen import (
@@ -568,9 +568,8 @@ class _NearestHits:
 
     Per site: its nearest feature of the layer, and its nearest feature of each class the rules
     read at a distance, each within its reach. Each query runs once and serves both the hits
-    (within ``reach``) and the river list (within the river reach). Point sites go through
-    ``zoning.nearest``; other sites are measured against every feature in reach (``_nearby``,
-    once, at the widest reach asked for) and reduced to the same nearest-only answer.
+    (within ``reach``) and the river list (within the river reach). Sites go through
+    ``zoning.nearest`` (points by their coordinates, other sites as projected geometries).
     """
 
     def __init__(
@@ -582,7 +581,6 @@ class _NearestHits:
         self.share = share
         self.rows = np.flatnonzero(share > 0) if share is not None else np.arange(len(sites.geoms))
         self._done: dict[tuple[int, float], tuple[Ints, Ints, Floats]] = {}
-        self._pairs: tuple[float, Ints, Ints, Floats] | None = None
         self._met: tuple[Ints, Ints] = (np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp))
 
     def met(self, site_rows: Ints, feature_rows: Ints) -> None:
@@ -608,38 +606,16 @@ class _NearestHits:
         found = self._done.get(key)
         if found is not None:
             return found
+        rows = self._unmet(which)
+        group = class_pieces(self.layer, self.plane, self.classes, which, self.data_dir)
         if self.sites.all_points:
-            rows = self._unmet(which)
-            group = class_pieces(self.layer, self.plane, self.classes, which, self.data_dir)
             s, f, d = nearest_of_class(group, self.plane, self.sites.x[rows], self.sites.y[rows],
                                        reach)
-            found = (rows[s], f, d)
         else:
-            found = self._reduce(which, reach)
+            s, f, d = nearest_to_geometries(group, self.plane, self.sites.geoms[rows], reach)
+        found = (rows[s], f, d)
         self._done[key] = found
         return found
-
-    def _reduce(self, which: int, reach: float) -> tuple[Ints, Ints, Floats]:
-        if self._pairs is None or self._pairs[0] < reach:
-            self._pairs = (reach, *_nearby(self.sites, self.layer, reach, self.share))
-        _, s, f, d = self._pairs
-        keep = d <= reach
-        if which != ALL:
-            assert self.classes is not None
-            keep &= self.classes.of_row[f] == which
-        s, f, d = s[keep], f[keep], d[keep]
-        order = np.lexsort((f, d, s))
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = s[order][1:] != s[order][:-1]
-        pick = order[first]
-        return s[pick], f[pick], d[pick]
-
-    def _widest(self, reach: float, cap: float) -> None:
-        """Non-point sites: measure once at the widest reach any query will ask for."""
-        if not self.sites.all_points:
-            widest = max([reach, *(r for _, r in self._class_reaches(cap))])
-            if self._pairs is None or self._pairs[0] < widest:
-                self._pairs = (widest, *_nearby(self.sites, self.layer, widest, self.share))
 
     def within(
         self, reach: float, exclude: tuple[Ints, Ints], cap: float | None = None
@@ -648,7 +624,6 @@ class _NearestHits:
         ``exclude`` (those that intersect, reported as such). ``cap``: the reach class queries
         are made at (the river reach for river layers, so the river list reuses them)."""
         cap = max(reach, cap or 0.0)
-        self._widest(reach, cap)
         found = [self.query(ALL, reach)]
         for c, r in self._class_reaches(cap):
             s, f, d = self.query(c, r)
@@ -666,7 +641,6 @@ class _NearestHits:
 
     def rivers(self, reach: float) -> pd.DataFrame:
         """The river list: per site, the nearest river of each class the rules read."""
-        self._widest(reach, reach)
         found = [self.query(c, r) for c, r in self._class_reaches(reach)]
         if not found:
             return pd.DataFrame()

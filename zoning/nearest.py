@@ -143,28 +143,58 @@ def nearest(
     group: ClassPieces, plane: Plane, lon: Floats, lat: Floats, reach_m: float
 ) -> tuple[Ints, Ints, Floats]:
     """(site position, feature row, ellipsoidal metres) of each point site's nearest feature of
-    the class, for sites with one within ``reach_m``; a site inside a feature gets 0."""
-    empty = np.zeros(0, dtype=np.intp)
+    the class, for sites with one within ``reach_m``."""
     if len(lon) == 0 or len(group.pieces) == 0 or reach_m <= 0:
-        return empty, empty, np.zeros(0)
-    tr = plane.transformer()
-    x, y = tr.transform(lon, lat)
+        return _none()
+    x, y = plane.transformer().transform(lon, lat)
     d_vertex, _ = group.vertices.query(np.column_stack((x, y)), k=1)
-    # a site farther than reach from every piece needs no exact measure at all
-    # (widened by the scale spread, so that near-ties on the ellipsoid are all in it)
+    return _closest(group, plane, shapely.points(x, y), d_vertex, reach_m)
+
+
+def nearest_to_geometries(
+    group: ClassPieces, plane: Plane, geoms: NDArray[np.object_], reach_m: float
+) -> tuple[Ints, Ints, Floats]:
+    """``nearest`` for sites of any geometry type (lon/lat): lines and polygons too.
+
+    The bound is the nearest outline vertex to any vertex of the site (the site is projected
+    with its long edges densified, like the outlines); a site that meets a feature is expected
+    to be left out by the caller, since its distance to it is 0.
+    """
+    if len(geoms) == 0 or len(group.pieces) == 0 or reach_m <= 0:
+        return _none()
+    local = measure.project(geoms, plane.transformer())
+    xy, owner = shapely.get_coordinates(local, return_index=True)
+    d_vertex = np.full(len(geoms), np.inf)
+    if len(xy):
+        d, _ = group.vertices.query(xy, k=1)
+        np.minimum.at(d_vertex, owner, d)
+    return _closest(group, plane, local, d_vertex, reach_m)
+
+
+def _none() -> tuple[Ints, Ints, Floats]:
+    empty = np.zeros(0, dtype=np.intp)
+    return empty, empty, np.zeros(0)
+
+
+def _closest(
+    group: ClassPieces, plane: Plane, local: NDArray[np.object_], d_vertex: Floats, reach_m: float
+) -> tuple[Ints, Ints, Floats]:
+    """The nearest outline of each site (in the plane) within its bound ``d_vertex``, measured
+    on the ellipsoid; sites farther than ``reach_m`` are left out."""
+    # (widened by the scale spread, so that near-ties on the ellipsoid are all in it; a site
+    # farther than reach from every outline needs no exact measure at all)
     window = np.minimum(d_vertex * (1.0 + plane.spread), reach_m * plane.max_scale) + 1e-6
-    points = shapely.points(x, y)
-    s_idx, p_idx = group.tree.query(points, predicate="dwithin", distance=window)
+    s_idx, p_idx = group.tree.query(local, predicate="dwithin", distance=window)
     if s_idx.size == 0:
-        return empty, empty, np.zeros(0)
-    planar = shapely.distance(points[s_idx], group.pieces[p_idx])
+        return _none()
+    planar = shapely.distance(local[s_idx], group.pieces[p_idx])
     # Near-ties in the plane (within the scale spread) are all measured on the ellipsoid: two
     # outlines 3.8 km away in different directions can swap order by 10 cm.
-    closest = np.full(len(lon), np.inf)
+    closest = np.full(len(local), np.inf)
     np.minimum.at(closest, s_idx, planar)
     tie = planar <= closest[s_idx] * (1.0 + plane.spread) + 1e-6
     s_idx, p_idx = s_idx[tie], p_idx[tie]
-    dist = measure.distances_m(points[s_idx], group.pieces[p_idx], tr)
+    dist = measure.distances_m(local[s_idx], group.pieces[p_idx], plane.transformer())
     order = np.lexsort((dist, s_idx))
     first = np.ones(len(order), dtype=bool)
     first[1:] = s_idx[order][1:] != s_idx[order][:-1]
