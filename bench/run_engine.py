@@ -161,7 +161,10 @@ def build_context(run_dir: Path, meta: dict[str, Any], reference: str) -> dict[s
         "load": [
             json.loads(p.read_text()) for p in sorted(RESULTS.glob("load-*.json"))
         ],
-        "batch": [json.loads(p.read_text()) for p in sorted(RESULTS.glob("batch-*.json"))],
+        "batch": sorted(
+            (json.loads(p.read_text()) for p in RESULTS.glob("batch-*.json")),
+            key=lambda r: (r.get("started", ""), r.get("args", "")),
+        ),
     }
 
 
