@@ -18,6 +18,11 @@ from zoning.batch.rows import PreparedChunk, RowOptions, prepare_table_chunk, pr
 from zoning.batch.screener import Screener, ScreenerSpec
 
 RESULT_BASE = ("row", "status", "error")
+SYSTEMIC_ROWS = 8
+
+
+class ScreenerBrokenError(RuntimeError):
+    """The screener fails on every row: a defect to report, not rows to mark as errors."""
 
 
 @dataclass(frozen=True)
@@ -42,20 +47,28 @@ def _screen_isolating(screener: Screener, sites: gpd.GeoDataFrame) -> tuple[pd.D
     """Screen all sites at once; if the bulk call fails, retry row by row to isolate the culprits.
 
     The row-by-row path only runs after a failure, so the hot path stays vectorised, and one
-    pathological row can never sink a million-row batch.
+    pathological row can never sink a million-row batch. When the first ``SYSTEMIC_ROWS`` rows
+    all fail on their own too, the screener is broken rather than the rows (a bug once sent every
+    chunk of a million-row run down this path): that is raised, not written as error rows.
     """
     try:
         summary, hits = screener.screen(sites)
         return summary, hits, pd.Series(dtype=object)
-    except Exception:  # any engine failure: find which rows cause it
+    except Exception as bulk_error:  # any engine failure: find which rows cause it
         summaries, hit_frames, failures = [], [], {}
-        for idx in sites.index:
+        first = min(SYSTEMIC_ROWS, len(sites))
+        for tried, idx in enumerate(sites.index, start=1):
             try:
                 s, h = screener.screen(sites.loc[[idx]])
                 summaries.append(s)
                 hit_frames.append(h)
             except Exception as exc:
                 failures[idx] = f"screening failed: {type(exc).__name__}: {exc}"
+                if tried == first == len(failures) and len(sites) >= 3:
+                    raise ScreenerBrokenError(
+                        f"the screener failed on the whole chunk and on each of its first {first} "
+                        f"rows alone ({type(exc).__name__}: {exc}); this is a bug, not bad input"
+                    ) from bulk_error
         summary = pd.concat(summaries) if summaries else pd.DataFrame(index=pd.Index([], dtype=int))
         hits = pd.concat(hit_frames, ignore_index=True) if hit_frames else pd.DataFrame({"site_index": []})
         return summary, hits, pd.Series(failures, dtype=object)
