@@ -406,6 +406,7 @@ def feature_signatures(index: LayerIndex, rulebook: Rulebook) -> dict[str, dict[
     """
     from types import SimpleNamespace
 
+    from zoning.nearest import LayerClasses
     from zoning.rules.evaluator import province_prefix, zone_matches
 
     key = (id(index), index.version, rulebook.version)
@@ -466,16 +467,19 @@ def feature_signatures(index: LayerIndex, rulebook: Rulebook) -> dict[str, dict[
             else np.zeros(0)
             for code, short in uniques.items()
         }  # fmt: skip
+        # classes for nearest-only screening: class k is code "s<k>"; how far from a site a
+        # feature of the class can still change a rule's answer
+        class_of = np.array([int(uniques[c][1:]) if c else -1 for c in codes], dtype=np.intp)
+        reach = {
+            int(short[1:]): math.inf if "far" in code.split("/")
+            else float(max(cuts_of[short].max(initial=0.0), 0.0))
+            for code, short in uniques.items()
+        }
         out[layer.id] = {
             "by_row": by_row,
             "by_id": dict(zip(layer.feature_id, by_row, strict=True)),
             "cuts": cuts_of,
-            # how far from a site a feature of the class can still change a rule's answer
-            "reach": {
-                short: math.inf if "far" in code.split("/")
-                else float(max(cuts_of[short].max(initial=0.0), 0.0))
-                for code, short in uniques.items()
-            },
+            "classes": LayerClasses(f"{rulebook.version}/{index.version}", class_of, reach),
         }
     if len(_SIGNATURES) > 8:
         _SIGNATURES.clear()
@@ -504,29 +508,8 @@ def _seen_at_any_distance(
 
 
 def rule_classes(index: LayerIndex, rulebook: Rulebook) -> dict[str, Any]:
-    """Per layer, the features' signatures as ``zoning.nearest.LayerClasses`` (cached)."""
-    from zoning.nearest import LayerClasses
-
-    key = (id(index), index.version, rulebook.version)
-    cached = _CLASSES.get(key)
-    if cached is not None:
-        return cached
-    signatures = feature_signatures(index, rulebook)
-    out: dict[str, Any] = {}
-    for layer_id, table in signatures.items():
-        codes = table["by_row"]
-        of_row = np.full(len(codes), -1, dtype=np.intp)
-        named = codes != ""
-        of_row[named] = [int(str(c)[1:]) for c in codes[named]]
-        reach = {int(short[1:]): float(r) for short, r in table["reach"].items()}
-        out[layer_id] = LayerClasses(f"{rulebook.version}/{index.version}", of_row, reach)
-    if len(_CLASSES) > 8:
-        _CLASSES.clear()
-    _CLASSES[key] = out
-    return out
-
-
-_CLASSES: dict[tuple[int, str, str], dict[str, Any]] = {}
+    """Per layer, the features' signatures as ``zoning.nearest.LayerClasses``."""
+    return {layer_id: table["classes"] for layer_id, table in feature_signatures(index, rulebook).items()}
 
 
 def _limits(rule: Any, attrs: dict[str, Any]) -> list[float]:
