@@ -94,8 +94,8 @@ def class_pieces(
 
     Callers are the one thread working on this layer (``zoning.bulk``) or hold the index lock.
     """
-    cache: dict[tuple[str, str, int], ClassPieces] = layer.__dict__.setdefault("_nearest", {})
-    key = (plane.proj, classes.key if classes is not None and which != ALL else "", which)
+    cache: dict[tuple[str, int], ClassPieces] = layer.__dict__.setdefault("_nearest", {})
+    key = (classes.key if classes is not None and which != ALL else "", which)
     found = cache.get(key)
     if found is not None:
         return found
@@ -125,17 +125,16 @@ def class_pieces(
 def _outlines(
     layer: VectorLayer, plane: Plane, data_dir: Path | None
 ) -> tuple[NDArray[np.object_], Ints]:
-    """The layer's outlines in its plane and the feature row of each: the file ``zoning build``
-    wrote (``layers.outlines``) when it is current, else made now from the pieces; cached."""
-    cache: dict[str, tuple[NDArray[np.object_], Ints]] = layer.__dict__.setdefault("_outlines", {})
-    found = cache.get(plane.proj)
+    """The layer's outlines in its plane (``plane_of``: one per layer) and the feature row of
+    each: the file ``zoning build`` wrote (``layers.outlines``) when it is current, else made now
+    from the pieces; cached on the layer."""
+    found: tuple[NDArray[np.object_], Ints] | None = layer.__dict__.get("_outlines")
     if found is None:
-        stored = None
         if data_dir is not None and outlines_current(layer.entry, plane):
-            stored = load_outlines(data_dir, layer.entry)
-        found = stored if stored is not None else make_outlines(layer.parts, layer.part_row, plane)
-        cache.clear()  # one plane per layer: keep one projected copy
-        cache[plane.proj] = found
+            found = load_outlines(data_dir, layer.entry)
+        if found is None:
+            found = make_outlines(layer.parts, layer.part_row, plane)
+        layer.__dict__["_outlines"] = found
     return found
 
 
