@@ -131,14 +131,19 @@ def write_catalog(data_dir: Path | str, catalog: Catalog) -> Path:
     return path
 
 
-def entry_files(entry: CatalogEntry) -> list[tuple[str, str]]:
-    """(relative path, checksum) of every file a layer consists of."""
+def entry_files(entry: CatalogEntry, *, on_demand: bool = True) -> list[tuple[str, str]]:
+    """(relative path, checksum) of every file a layer consists of.
+
+    ``on_demand=False`` leaves out the files only some jobs read (the outlines, read by
+    nearest-only batches), which are verified when they are read (``verify_file``) rather than
+    at every start-up of the service.
+    """
     files = [(entry.path, entry.version)]
     if entry.coverage and entry.coverage_version:
         files.append((entry.coverage, entry.coverage_version))
     if entry.pieces and entry.pieces_version:
         files.append((entry.pieces, entry.pieces_version))
-    if entry.outlines and entry.outlines_version:
+    if on_demand and entry.outlines and entry.outlines_version:
         files.append((entry.outlines, entry.outlines_version))
     return files
 
@@ -152,14 +157,19 @@ def verify_catalog(data_dir: Path | str, catalog: Catalog | None = None) -> Cata
     data_dir = Path(data_dir)
     catalog = catalog or read_catalog(data_dir)
     for entry in catalog.layers:
-        for rel, expected in entry_files(entry):
-            file = data_dir / rel
-            if not file.exists():
-                raise CatalogError(f"layer '{entry.id}': file {file} is missing")
-            actual = sha256_file(file)
-            if actual != expected:
-                raise CatalogError(
-                    f"layer '{entry.id}': file {file} does not match the catalog checksum "
-                    f"(expected {expected[:19]}…, found {actual[:19]}…): rebuild with `zoning build`"
-                )
+        for rel, expected in entry_files(entry, on_demand=False):
+            verify_file(data_dir, entry, rel, expected)
     return catalog
+
+
+def verify_file(data_dir: Path, entry: CatalogEntry, rel: str, expected: str) -> None:
+    """``CatalogError`` naming the layer and the file unless it exists with checksum ``expected``."""
+    file = data_dir / rel
+    if not file.exists():
+        raise CatalogError(f"layer '{entry.id}': file {file} is missing")
+    actual = sha256_file(file)
+    if actual != expected:
+        raise CatalogError(
+            f"layer '{entry.id}': file {file} does not match the catalog checksum "
+            f"(expected {expected[:19]}…, found {actual[:19]}…): rebuild with `zoning build`"
+        )

@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
-from layers.catalog import Catalog, CatalogEntry, read_catalog, verify_catalog
+from layers.catalog import Catalog, CatalogEntry, read_catalog, verify_catalog, verify_file
 from layers.errors import CatalogError
 
 STORAGE_CRS = "EPSG:4490"
@@ -45,9 +45,11 @@ def load_outlines(
     data_dir: Path | str, entry: CatalogEntry
 ) -> tuple[NDArray[np.object_], NDArray[np.intp]] | None:
     """The layer's stored outlines (``layers.outlines``, in their plane) and the feature row of
-    each; None when the build wrote none."""
-    if not entry.outlines:
+    each; None when the build wrote none. Checked against the catalog here, not at start-up
+    (``verify_catalog`` leaves them out: the service never reads them)."""
+    if not entry.outlines or not entry.outlines_version:
         return None
+    verify_file(Path(data_dir), entry, entry.outlines, entry.outlines_version)
     gdf = _read(Path(data_dir) / entry.outlines, entry, "outlines ")
     return np.asarray(gdf.geometry.values, dtype=object), gdf["row"].to_numpy(dtype=np.intp)
 

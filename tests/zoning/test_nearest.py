@@ -199,3 +199,23 @@ def test_the_outlines_zoning_build_wrote_are_used(
     hits = screen_many_full(sites, fresh, (1000,), search_m=10_000,
                             nearest=rule_classes(fresh, load_rulebook())).hits
     assert (hits["relation"] == "within_buffer").any()
+
+
+def test_a_damaged_outlines_file_is_refused_when_read_not_at_start_up(
+    bundled_data_dir: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from layers.errors import CatalogError
+
+    folder = tmp_path / "processed"
+    shutil.copytree(bundled_data_dir, folder)
+    index = LayerIndex.load(folder)
+    layer = next(v for v in index.vectors.values() if v.kind == "ecological_red_line")
+    with open(folder / str(layer.entry.outlines), "ab") as damaged:
+        damaged.write(b"x")
+    fresh = LayerIndex.load(folder)  # the service starts: it never reads outlines
+    sites = _sites(50, seed=2, shapes="points").geometry
+    with pytest.raises(CatalogError, match="does not match the catalog checksum"):
+        screen_many_full(sites, fresh, (1000,), search_m=10_000,
+                         nearest=rule_classes(fresh, load_rulebook()), threads=1)
