@@ -195,7 +195,10 @@ def split_lines(line: Ints, edges: int) -> tuple[Ints, Ints, Ints]:
 def densify_coordinates(xy: Floats, line: Ints, step: float) -> tuple[Floats, Ints]:
     """Insert evenly spaced vertices in every edge longer than ``step`` (vectorised).
 
-    ``line`` is the line of each vertex (edges only join vertices of one line).
+    ``line`` is the line of each vertex (edges only join vertices of one line). The same vertices
+    as GEOS ``segmentize`` (tested), but on coordinate arrays: the outlines are rebuilt from
+    arrays anyway, so no intermediate geometries are made (``layers.densify`` works on
+    geometries, and rebuilds polygons).
 
     >>> xy, line = densify_coordinates(np.array([[0.0, 0], [1, 0], [5, 5]]), np.array([0, 0, 1]), 0.4)
     >>> xy[:, 0].round(3).tolist(), line.tolist()
