@@ -155,6 +155,17 @@ def _project_echo(project: ProjectSpec | None, resolved_type: str | None) -> dic
 # --------------------------------------------------------------------------- bulk
 
 
+HIT_ROWS = ("all", "nearest")
+
+
+def check_hit_rows(value: str) -> str:
+    """``value`` if it is one of ``HIT_ROWS``, else a ``ZoningError`` naming the field."""
+    if value not in HIT_ROWS:
+        raise ZoningError(f"hits {value!r} is not one of {', '.join(HIT_ROWS)}", field="hits",
+                          hint="all: every zone in reach; nearest: the nearest zone per kind")
+    return value
+
+
 def screen_sites(
     sites: Any,
     index: LayerIndex,
@@ -186,9 +197,7 @@ def screen_sites(
     """
     from zoning.bulk import screen_many_full
 
-    if hit_rows not in ("all", "nearest"):
-        raise ZoningError(f"hits {hit_rows!r} is not 'all' or 'nearest'", field="hits",
-                          hint="use all (every zone in reach) or nearest")
+    check_hit_rows(hit_rows)
     buffers = tuple(buffers_m or DEFAULT_BUFFERS_M)
     when = as_of or today or date.today()
     bulk = screen_many_full(

@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, help="run on a local Dask cluster of N worker processes")
     p.add_argument("--scheduler", help="run on an existing Dask scheduler (tcp://host:8786)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run, skipping finished chunks")
-    p.add_argument("--hits", choices=("all", "nearest"),
+    p.add_argument("--hits", metavar="all|nearest",
                    help="hit rows per site: every zone in reach (all; default for .xlsx/.gpkg) or the "
                         "zones met plus the nearest per kind (nearest; default for .csv/.geojson, "
                         "same result rows, much faster)")
@@ -56,9 +56,10 @@ def _spec(args: argparse.Namespace):
     except ValueError as exc:
         raise ZoningError(f"--buffers {args.buffers!r} is not a list of numbers", field="buffers",
                           hint="e.g. --buffers 1000,5000,10000") from exc
+    from zoning.api import check_hit_rows
     from zoning.batch.write import check_output_format, default_hits
 
-    hits = args.hits or default_hits(check_output_format(args.output))
+    hits = check_hit_rows(args.hits) if args.hits else default_hits(check_output_format(args.output))
     options = {"data_dir": str(args.data.resolve()) if args.data else None, "buffers_m": buffers,
                "as_of": args.as_of, "hits": hits}
     return ScreenerSpec(DEFAULT_FACTORY, options)

@@ -30,7 +30,6 @@ from zoning.errors import ZoningError
 
 DEFAULT_FACTORY = "zoning.batch.screener:api_screener"
 DEFAULT_BUFFERS = (1000.0, 5000.0, 10000.0)
-HITS = ("all", "nearest")
 log = logging.getLogger("zoning.batch")
 _CACHE: dict[str, Screener] = {}
 
@@ -145,14 +144,12 @@ class ApiScreener(SpatialScreener):
 
         self.rulebook = load_rulebook()
         self.as_of = as_of or date.today()
-        if hits not in HITS:
-            raise ZoningError(f"hits {hits!r} is not one of {', '.join(HITS)}", field="hits",
-                              hint="all: every zone in reach; nearest: the nearest zone per kind")
         self.hits = hits
         self._screen_sites: Callable[..., Any] | None
         try:
-            from zoning.api import screen_sites
+            from zoning.api import check_hit_rows, screen_sites
 
+            self.hits = check_hit_rows(hits)
             self._screen_sites = screen_sites
         except ImportError:
             log.warning("zoning.api.screen_sites is not available: batch results carry spatial "
