@@ -607,6 +607,9 @@ class _NearestHits:
         if found is not None:
             return found
         rows = self._unmet(which)
+        known = self._from_every_class(which, reach, rows)
+        if known is not None:
+            rows, answered = known
         group = class_pieces(self.layer, self.plane, self.classes, which, self.data_dir)
         if self.sites.all_points:
             s, f, d = nearest_of_class(group, self.plane, self.sites.x[rows], self.sites.y[rows],
@@ -614,8 +617,36 @@ class _NearestHits:
         else:
             s, f, d = nearest_to_geometries(group, self.plane, self.sites.geoms[rows], reach)
         found = (rows[s], f, d)
+        if known is not None:
+            found = tuple(np.concatenate(pair) for pair in zip(answered, found, strict=True))
         self._done[key] = found
         return found
+
+    def _from_every_class(
+        self, which: int, reach: float, rows: Ints
+    ) -> tuple[Ints, tuple[Ints, Ints, Floats]] | None:
+        """What the nearest feature of *any* class already says about class ``which``.
+
+        The class's nearest distance is never shorter than the layer's. So a site that meets no
+        feature and whose nearest feature (searched at least as far as ``reach``) is farther
+        than ``reach``, or absent, has none of the class in reach; and a site whose nearest
+        feature is of the class has found its answer. Only the other sites are searched
+        (returned first, with the answers already known). None: no such search was made yet.
+        """
+        if which == ALL or self.classes is None:
+            return None
+        searched = [r for (c, r) in self._done if c == ALL and r >= reach]
+        if not searched:
+            return None
+        s_all, f_all, d_all = self._done[(ALL, min(searched))]
+        free = np.zeros(len(self.sites.geoms), dtype=bool)
+        free[self._unmet(ALL)] = True  # sites meeting no feature of the layer
+        near = s_all[d_all <= reach]
+        same = (d_all <= reach) & (self.classes.of_row[f_all] == which)
+        settled = free.copy()  # free sites are settled unless their nearest is near and another class
+        settled[near] = False
+        settled[s_all[same]] = True
+        return rows[~settled[rows]], (s_all[same], f_all[same], d_all[same])
 
     def within(
         self, reach: float, exclude: tuple[Ints, Ints], cap: float | None = None

@@ -146,7 +146,11 @@ def nearest(
     if len(lon) == 0 or len(group.pieces) == 0 or reach_m <= 0:
         return _none()
     x, y = plane.transformer().transform(lon, lat)
-    d_vertex, _ = group.vertices.query(np.column_stack((x, y)), k=1)
+    # A vertex farther than the reach (in the plane) gives no tighter window than the reach
+    # itself, so the k-d search stops there: most sites are far from most classes.
+    d_vertex, _ = group.vertices.query(
+        np.column_stack((x, y)), k=1, distance_upper_bound=reach_m * plane.max_scale
+    )
     return _closest(group, plane, shapely.points(x, y), d_vertex, reach_m)
 
 
