@@ -161,10 +161,18 @@ def distances_m(
     n = len(b_local)
     if n == 0:
         return np.zeros(0)
-    lines = shapely.shortest_line(a_local, b_local)
-    coords = shapely.get_coordinates(lines)  # two points per line, in order
-    x0, y0 = coords[0::2, 0], coords[0::2, 1]
-    x1, y1 = coords[1::2, 0], coords[1::2, 1]
+    return pair_distances_m(shortest_pairs(a_local, b_local), tr)
+
+
+def shortest_pairs(a_local: NDArray[np.object_] | BaseGeometry, b_local: NDArray[np.object_]) -> Float:
+    """The nearest-point pair of each pair of projected geometries, as rows ``x0 y0 x1 y1``."""
+    coords = shapely.get_coordinates(shapely.shortest_line(a_local, b_local))
+    return coords.reshape(-1, 4)  # two points per line, in order
+
+
+def pair_distances_m(pairs: Float, tr: pyproj.Transformer) -> Float:
+    """Ellipsoidal lengths (``Geod.inv``) of projected point pairs (rows ``x0 y0 x1 y1``)."""
+    x0, y0, x1, y1 = pairs.T
     lon0, lat0 = unproject_xy(tr, x0, y0)
     lon1, lat1 = unproject_xy(tr, x1, y1)
     _, _, dist = GEOD.inv(lon0, lat0, lon1, lat1)

@@ -190,14 +190,17 @@ def _closest(
     s_idx, p_idx = group.tree.query(local, predicate="dwithin", distance=window)
     if s_idx.size == 0:
         return _none()
-    planar = shapely.distance(local[s_idx], group.pieces[p_idx])
+    # the nearest-point pair in the plane, found once: its length ranks the candidates and its
+    # ends are what the ellipsoid measures
+    pairs = measure.shortest_pairs(local[s_idx], group.pieces[p_idx])
+    planar = np.hypot(pairs[:, 2] - pairs[:, 0], pairs[:, 3] - pairs[:, 1])
     # Near-ties in the plane (within the scale spread) are all measured on the ellipsoid: two
     # outlines 3.8 km away in different directions can swap order by 10 cm.
     closest = np.full(len(local), np.inf)
     np.minimum.at(closest, s_idx, planar)
     tie = planar <= closest[s_idx] * (1.0 + plane.spread) + 1e-6
     s_idx, p_idx = s_idx[tie], p_idx[tie]
-    dist = measure.distances_m(local[s_idx], group.pieces[p_idx], plane.transformer())
+    dist = measure.pair_distances_m(pairs[tie], plane.transformer())
     order = np.lexsort((dist, s_idx))
     first = np.ones(len(order), dtype=bool)
     first[1:] = s_idx[order][1:] != s_idx[order][:-1]
