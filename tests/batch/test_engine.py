@@ -43,6 +43,26 @@ def test_one_output_row_per_input_row_whatever_the_chunking(src: Path, tmp_path:
     assert not default_workdir(out).exists()  # parts removed after success
 
 
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_chunks_in_flight_together_give_the_same_file(src: Path, tmp_path: Path,
+                                                      options: BatchOptions, fmt: str) -> None:
+    """Two or three chunks screened at once (the default runner overlaps them) write exactly
+    what one chunk after the other writes."""
+    options.chunk_rows = 4
+    outs = []
+    for in_flight in (1, 2, 3):
+        out = tmp_path / f"out{in_flight}.{fmt}"
+        run_batch(src, out, options, runner=LocalRunner(in_flight))
+        outs.append(pd.read_excel(out, sheet_name=None) if fmt == "xlsx" else out.read_bytes())
+    if fmt == "csv":
+        assert outs[0] == outs[1] == outs[2]
+    else:
+        for other in outs[1:]:
+            assert outs[0].keys() == other.keys()
+            for sheet in ("results", "hits"):
+                pd.testing.assert_frame_equal(outs[0][sheet], other[sheet])
+
+
 def test_csv_has_bom_and_xlsx_has_three_sheets_frozen_and_filtered(src: Path, tmp_path: Path,
                                                                    options: BatchOptions) -> None:
     run_batch(src, tmp_path / "out.csv", options)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -59,11 +61,37 @@ class Runner(Protocol):
 
 
 class LocalRunner:
-    """In this process, one chunk after the other."""
+    """In this process, with ``in_flight`` chunks at a time (two by default).
+
+    Why two: a chunk's spatial stage runs under the layer index's lock in one thread per layer,
+    while validating rows, evaluating the rulebook and writing the part hold one core. With a
+    second chunk in flight, one chunk's spatial stage runs while the other is in those stages,
+    so both cores stay busy; results are the same (each chunk is a pure function of its rows)
+    and may arrive out of order, which the part store allows. Memory grows by one chunk.
+    """
+
+    in_flight: int = 2
+
+    def __init__(self, in_flight: int = 2) -> None:
+        self.in_flight = max(1, in_flight)
 
     def run(self, job: ChunkJob, tasks: Iterable[Task]) -> Iterator[ChunkResult]:
-        for index, raw, start in tasks:
-            yield process_chunk(job, index, raw, start)
+        if self.in_flight == 1:
+            for index, raw, start in tasks:
+                yield process_chunk(job, index, raw, start)
+            return
+        with ThreadPoolExecutor(max_workers=self.in_flight, thread_name_prefix="chunk") as pool:
+            pending: deque[Future[ChunkResult]] = deque()
+            try:
+                for index, raw, start in tasks:
+                    pending.append(pool.submit(process_chunk, job, index, raw, start))
+                    if len(pending) >= self.in_flight:
+                        yield pending.popleft().result()
+                while pending:
+                    yield pending.popleft().result()
+            finally:  # an error or Ctrl-C: do not start what is still queued
+                for future in pending:
+                    future.cancel()
 
 
 def _project_type_column(columns: list[str]) -> str | None:

@@ -14,6 +14,7 @@ import importlib
 import json
 import logging
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -32,6 +33,7 @@ DEFAULT_FACTORY = "zoning.batch.screener:api_screener"
 DEFAULT_BUFFERS = (1000.0, 5000.0, 10000.0)
 log = logging.getLogger("zoning.batch")
 _CACHE: dict[str, Screener] = {}
+_BUILDING = threading.Lock()
 
 
 class Screener(Protocol):
@@ -62,6 +64,10 @@ class ScreenerSpec:
 
     def build(self) -> Screener:
         """The screener for this process (built once, then reused by every chunk)."""
+        with _BUILDING:  # chunks in flight together must not each load the layer index
+            return self._build()
+
+    def _build(self) -> Screener:
         cached = _CACHE.get(self.key)
         if cached is None:
             module_name, _, attr = self.factory.partition(":")
