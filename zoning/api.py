@@ -11,15 +11,18 @@ engine and the evaluator stay pure.
 
 from __future__ import annotations
 
+import itertools
 import math
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import shapely
+from numpy.typing import NDArray
 
 from zoning.errors import InvalidGeometryError, ZoningError
 from zoning.index import CONTAINMENT_KINDS, LayerIndex, RasterLayer, VectorLayer
@@ -213,22 +216,30 @@ def screen_sites(
         else pd.Series([None] * len(labels), index=labels, dtype=object)
     )
     summary = _kind_columns(hits, index, labels)
-    keys = _situation_keys(hits, index, rulebook, labels, types)
-    decided: dict[str, dict[str, Any]] = {}
-    first_site = keys.groupby(keys, sort=False).head(1)
+    situations = _situation_keys(hits, index, rulebook, labels, types)
     coverage = bulk.coverage
     rivers = bulk.rivers
-    # Only the first site of each situation is evaluated: split just those sites' rows.
-    by_site = _records_by_site(hits, first_site.index)
-    cov_by_site = _records_by_site(coverage, first_site.index)
-    riv_by_site = _records_by_site(rivers, first_site.index)
-    for label, key in first_site.items():
-        decided[key] = _decide_situation(
+    # One evaluation per situation, on the real hits of its first site; a situation already
+    # decided (by an earlier chunk of the batch) is not evaluated again.
+    cache_keys = [
+        (id(index), index.version, rulebook.version, when, situations.key(i))
+        for i in range(len(situations.tokens))
+    ]
+    decided = [_DECISIONS.get(key) for key in cache_keys]
+    todo = [i for i, found in enumerate(decided) if found is None]
+    first_site = labels[situations.first[todo]]
+    by_site = _records_by_site(hits, first_site)
+    cov_by_site = _records_by_site(coverage, first_site)
+    riv_by_site = _records_by_site(rivers, first_site)
+    if len(_DECISIONS) > 100_000:
+        _DECISIONS.clear()
+    for i, label in zip(todo, first_site, strict=True):
+        decided[i] = _DECISIONS[cache_keys[i]] = _decide_situation(
             index, rulebook, when, types[label],
             by_site.get(label), cov_by_site.get(label), riv_by_site.get(label),
         )
-    decisions = pd.DataFrame.from_dict(decided, orient="index")
-    table = decisions.reindex(keys.to_numpy())
+    decisions = pd.DataFrame(decided)
+    table = decisions.reindex(situations.ids)
     table.index = labels
     summary = pd.concat([table, summary], axis=1)
     no_data = (
@@ -284,8 +295,52 @@ def _kind_columns(hits: Any, index: LayerIndex, labels: Any) -> Any:
     return out
 
 
-def _situation_keys(hits: Any, index: LayerIndex, rulebook: Rulebook, labels: Any, types: Any) -> Any:
-    """One situation id per site: what the rulebook can see of its hits, gaps and project.
+@dataclass(frozen=True)
+class Situations:
+    """Per site, the id of its situation, and per situation a key that is the same in every call.
+
+    ``ids``: one per site (0..n-1). ``tokens``: one row per situation, its sorted token numbers
+    padded with -1 (the numbers come from ``_TOKENS``, one per token text for the life of the
+    process), so ``key(i)`` can key a decision cache shared by the chunks of a batch.
+    """
+
+    ids: NDArray[np.int64]
+    tokens: NDArray[np.int64]
+    first: NDArray[np.int64]  # per situation, its first site
+
+    def key(self, situation: int) -> tuple[int, ...]:
+        row = self.tokens[situation]
+        return tuple(int(t) for t in row[row >= 0])
+
+
+_TOKENS: dict[str, int] = {}
+_NEXT_TOKEN = itertools.count()
+# decisions by (index, versions, date, situation tokens): every chunk of a batch meets the same
+# few hundred situations; decided once per process
+_DECISIONS: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
+def _token_numbers(texts: Any) -> NDArray[np.int64]:
+    """The process-wide number of each token text.
+
+    Numbers are never reused, even after the table is emptied (which only millions of distinct
+    project-type strings can cause), so a number always means one text: after emptying, a text
+    gets a new number, which costs one more evaluation and never a wrong one.
+    """
+    if len(_TOKENS) > 1_000_000:
+        _TOKENS.clear()
+
+    def number(text: str) -> int:
+        found = _TOKENS.get(text)
+        return found if found is not None else _TOKENS.setdefault(text, next(_NEXT_TOKEN))
+
+    return np.fromiter((number(t) for t in texts), dtype=np.int64, count=len(texts))
+
+
+def _situation_keys(
+    hits: Any, index: LayerIndex, rulebook: Rulebook, labels: Any, types: Any
+) -> Situations:
+    """One situation per site: what the rulebook can see of its hits, gaps and project.
 
     A hit becomes a token of its layer, its feature's *signature* (``feature_signatures``: every
     property a rule can test, not the feature's identity), its relation and its distance bucket
@@ -293,41 +348,39 @@ def _situation_keys(hits: Any, index: LayerIndex, rulebook: Rulebook, labels: An
     a distance, never how many or which, so per (layer, signature, relation) only the nearest
     bucket is kept: the thousands of sites near different red-line polygons of one kind share
     one situation. Sites with the same set of tokens share an id (``_situation_ids``).
+
+    Vectorised: each row's (layer, signature, relation, bucket) is combined into an integer;
+    token texts are written only for the few distinct combinations, not per row.
     """
     where = pd.Index(labels)
     n = len(where)
+    codes, uniques = pd.factorize(types.map(lambda t: f"type={t}"), use_na_sentinel=False)
     site_parts = [np.arange(n)]
-    token_parts = [types.map(lambda t: f"type={t}").to_numpy(dtype=object)]
+    token_parts = [_token_numbers(uniques)[codes]]
     signatures = feature_signatures(index, rulebook)
+    frames: list[tuple[str, Any, str, tuple[str, ...]]] = []
     if len(hits):
-        sig = _signature_of(hits, signatures, "feature_row")
-        bucket, seen = _buckets(hits, sig, signatures)
-        what = "h:" + hits["layer"].astype(str) + "/" + sig + "/" + hits["relation"].astype(str)
-        sites, tokens = _nearest_tokens(
-            where.get_indexer(hits["site_index"].to_numpy()[seen]), what.to_numpy()[seen],
-            bucket[seen],
-        )
-        site_parts.append(sites)
-        token_parts.append(tokens)
+        frames.append(("h:", hits, "feature_row", ("layer", "relation")))
     for name in ("coverage", "rivers"):
         frame = hits.attrs.get(name) if len(hits) or hits.attrs else None
-        if frame is None or not len(frame):
-            continue
+        if frame is not None and len(frame):
+            if name == "coverage":
+                frames.append(("c:", frame, "", ("layer", "status")))
+            else:
+                frames.append(("r:", frame, "feature_id", ("layer",)))
+    for prefix, frame, by, columns in frames:
         at = where.get_indexer(frame["site_index"].to_numpy())
-        if name == "coverage":
-            site_parts.append(at)
-            token_parts.append(
-                ("c:" + frame["layer"].astype(str) + ":" + frame["status"].astype(str)).to_numpy()
-            )
-            continue
-        sig = _signature_of(frame, signatures, "feature_id")
-        bucket, seen = _buckets(frame, sig, signatures)
-        what = "r:" + frame["layer"].astype(str) + "/" + sig
-        sites, tokens = _nearest_tokens(at[seen], what.to_numpy()[seen], bucket[seen])
+        parts = [frame[c].to_numpy() for c in columns]
+        if by:
+            sig = _signature_of(frame, signatures, by)
+            bucket, seen = _buckets(frame, sig, signatures)
+            parts.insert(1, sig.to_numpy())
+        else:  # coverage gaps: no distances
+            bucket, seen = np.zeros(len(frame), dtype=np.int64), np.ones(len(frame), dtype=bool)
+        sites, tokens = _nearest_tokens(prefix, at[seen], [p[seen] for p in parts], bucket[seen])
         site_parts.append(sites)
         token_parts.append(tokens)
-    ids = _situation_ids(np.concatenate(site_parts), np.concatenate(token_parts), n)
-    return pd.Series(ids, index=labels)
+    return _situation_ids(np.concatenate(site_parts), np.concatenate(token_parts), n)
 
 
 def _buckets(frame: Any, sig: Any, signatures: dict[str, dict[str, Any]]) -> tuple[Any, Any]:
@@ -341,10 +394,12 @@ def _buckets(frame: Any, sig: Any, signatures: dict[str, dict[str, Any]]) -> tup
     distance = frame["distance_m"].to_numpy(dtype="float64")
     out = (distance > 0).astype(np.int64)  # inside (0) or not: intersects-type rules ask that
     seen = (sig != "").to_numpy() & (distance <= 0)
-    keys = frame["layer"].astype(str).to_numpy() + "\x1f" + sig.astype(str).to_numpy()
-    for key in pd.unique(keys):
-        layer_id, code = str(key).split("\x1f")
-        cuts = signatures.get(layer_id, {}).get("cuts", {}).get(code)
+    layer_code, layer_ids = pd.factorize(frame["layer"].to_numpy(), use_na_sentinel=False)
+    sig_code, sig_names = pd.factorize(np.asarray(sig, dtype=object), use_na_sentinel=False)
+    keys = layer_code * max(len(sig_names), 1) + sig_code
+    for key in np.unique(keys):
+        layer_id, code = layer_ids[key // max(len(sig_names), 1)], sig_names[key % max(len(sig_names), 1)]
+        cuts = signatures.get(str(layer_id), {}).get("cuts", {}).get(str(code))
         if cuts is None or not len(cuts):
             continue
         rows = keys == key
@@ -353,35 +408,67 @@ def _buckets(frame: Any, sig: Any, signatures: dict[str, dict[str, Any]]) -> tup
     return out, seen
 
 
-def _nearest_tokens(sites: Any, what: Any, bucket: Any) -> tuple[Any, Any]:
-    """(site, token "<what>/<nearest bucket>"): a rule asks whether *some* matching feature lies
-    within its distance, so only the nearest bucket of each kind of feature matters."""
-    frame = pd.DataFrame({"site": sites, "what": what, "bucket": bucket})
-    nearest = frame.groupby(["site", "what"], sort=False)["bucket"].min().reset_index()
-    tokens = nearest["what"].astype(str) + "/" + nearest["bucket"].astype(str)
-    return nearest["site"].to_numpy(), tokens.to_numpy()
+def _nearest_tokens(prefix: str, sites: Any, parts: list[Any], bucket: Any) -> tuple[Any, Any]:
+    """(site, token number of "<prefix><part>/<part>…/<nearest bucket>"): a rule asks whether
+    *some* matching feature lies within its distance, so only the nearest bucket of each kind
+    of feature matters."""
+    if not len(sites):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    what = np.zeros(len(sites), dtype=np.int64)
+    values: list[Any] = []
+    for part in parts:
+        codes, uniques = pd.factorize(part, use_na_sentinel=False)
+        what = what * max(len(uniques), 1) + codes
+        values.append(uniques)
+    key = np.asarray(sites, dtype=np.int64) * (int(what.max()) + 1) + what
+    order = np.lexsort((bucket, key))  # per (site, what): the smallest bucket first
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = key[order][1:] != key[order][:-1]
+    picked = order[first]
+    span = int(bucket[picked].max()) + 1
+    pair, pair_of = np.unique(what[picked] * span + bucket[picked], return_inverse=True)
+    texts = []
+    for combined, nearest in zip((pair // span).tolist(), (pair % span).tolist(), strict=True):
+        words = []
+        for uniques in reversed(values):
+            size = max(len(uniques), 1)
+            words.append(str(uniques[combined % size]))
+            combined //= size
+        texts.append(prefix + "/".join(reversed(words)) + f"/{nearest}")
+    return np.asarray(sites)[picked], _token_numbers(texts)[pair_of.reshape(-1)]
 
 
-def _situation_ids(sites: Any, tokens: Any, n: int) -> Any:
+def _situation_ids(sites: Any, tokens: Any, n: int) -> Situations:
     """Per site (0..n-1), an id shared exactly by the sites with the same set of tokens.
 
-    Vectorised: tokens become integer codes, each site's distinct codes are sorted into a row
-    of a matrix (padded with -1), and equal rows get equal ids (``np.unique(axis=0)``). No
-    per-site Python: joining token strings per site cost a quarter of a million-row batch.
+    Vectorised: each site's distinct tokens are sorted into a row of a matrix (padded with -1),
+    and equal rows get equal ids. Rows are grouped by a 64-bit hash and every site's row is then
+    compared with its group's first row, so a hash collision can never merge two situations
+    (it falls back to sorting the rows).
 
-    >>> _situation_ids(np.array([0, 0, 1, 1, 2, 1]), np.array(["a", "b", "b", "a", "a", "a"]), 4)
-    array([2, 2, 1, 0])
+    >>> _situation_ids(np.array([0, 0, 1, 1, 2, 1]), np.array([5, 7, 7, 5, 5, 5]), 4).ids
+    array([0, 0, 1, 2])
     """
-    codes, uniques = pd.factorize(tokens, use_na_sentinel=False)
-    width = max(len(uniques), 1)
-    pairs = np.unique(np.asarray(sites, dtype=np.int64) * width + codes)
-    site, code = pairs // width, pairs % width
+    tokens = np.asarray(tokens, dtype=np.int64)
+    width = int(tokens.max(initial=0)) + 1
+    pairs = np.unique(np.asarray(sites, dtype=np.int64) * width + tokens)
+    site, token = pairs // width, pairs % width
     counts = np.bincount(site, minlength=n)
     matrix = np.full((n, max(int(counts.max(initial=0)), 1)), -1, dtype=np.int64)
     rank = np.arange(len(site)) - np.repeat(np.cumsum(counts) - counts, counts)
-    matrix[site, rank] = code
-    _, ids = np.unique(matrix, axis=0, return_inverse=True)
-    return ids.reshape(-1)
+    matrix[site, rank] = token
+    weights = np.random.default_rng(0x5EED).integers(1, 2**63, matrix.shape[1], dtype=np.uint64) | 1
+    with np.errstate(over="ignore"):
+        hashed = ((matrix + 1).astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
+    ids, _ = pd.factorize(hashed)
+    first = np.zeros(int(ids.max(initial=-1)) + 1, dtype=np.int64)
+    first[ids[::-1]] = np.arange(n)[::-1]  # each id's first site
+    if not (matrix == matrix[first[ids]]).all():
+        _, ids = np.unique(matrix, axis=0, return_inverse=True)
+        ids = ids.reshape(-1)
+        first = np.zeros(int(ids.max(initial=-1)) + 1, dtype=np.int64)
+        first[ids[::-1]] = np.arange(n)[::-1]
+    return Situations(ids.astype(np.int64), matrix[first], first)
 
 
 def _signature_of(frame: Any, signatures: dict[str, dict[str, Any]], by: str) -> Any:

@@ -618,7 +618,8 @@ class _NearestHits:
             s, f, d = nearest_to_geometries(group, self.plane, self.sites.geoms[rows], reach)
         found = (rows[s], f, d)
         if known is not None:
-            found = tuple(np.concatenate(pair) for pair in zip(answered, found, strict=True))
+            s, f, d = (np.concatenate(pair) for pair in zip(answered, found, strict=True))
+            found = (s, f, d)
         self._done[key] = found
         return found
 
