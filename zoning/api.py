@@ -457,10 +457,7 @@ def _situation_ids(sites: Any, tokens: Any, n: int) -> Situations:
     matrix = np.full((n, max(int(counts.max(initial=0)), 1)), -1, dtype=np.int64)
     rank = np.arange(len(site)) - np.repeat(np.cumsum(counts) - counts, counts)
     matrix[site, rank] = token
-    weights = np.random.default_rng(0x5EED).integers(1, 2**63, matrix.shape[1], dtype=np.uint64) | 1
-    with np.errstate(over="ignore"):
-        hashed = ((matrix + 1).astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
-    ids, _ = pd.factorize(hashed)
+    ids, _ = pd.factorize(_row_hashes(matrix))
     first = np.zeros(int(ids.max(initial=-1)) + 1, dtype=np.int64)
     first[ids[::-1]] = np.arange(n)[::-1]  # each id's first site
     if not (matrix == matrix[first[ids]]).all():
@@ -469,6 +466,13 @@ def _situation_ids(sites: Any, tokens: Any, n: int) -> Situations:
         first = np.zeros(int(ids.max(initial=-1)) + 1, dtype=np.int64)
         first[ids[::-1]] = np.arange(n)[::-1]
     return Situations(ids.astype(np.int64), matrix[first], first)
+
+
+def _row_hashes(matrix: NDArray[np.int64]) -> NDArray[np.uint64]:
+    """A 64-bit hash of each row (a fixed random weight per column, wrapping sums)."""
+    weights = np.random.default_rng(0x5EED).integers(1, 2**63, matrix.shape[1], dtype=np.uint64) | 1
+    with np.errstate(over="ignore"):
+        return ((matrix + 1).astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
 
 
 def _signature_of(frame: Any, signatures: dict[str, dict[str, Any]], by: str) -> Any:

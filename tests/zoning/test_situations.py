@@ -63,3 +63,66 @@ def test_features_that_rules_cannot_tell_apart_share_a_signature(pack: LayerInde
     assert len(codes) == len(layer.feature_id)
     # control units differ by their control class (and code), so there are several signatures
     assert 1 < len(set(codes)) <= len(codes)
+
+
+def _partition(ids: np.ndarray) -> list[tuple[int, ...]]:
+    groups: dict[int, list[int]] = {}
+    for site, situation in enumerate(ids.tolist()):
+        groups.setdefault(situation, []).append(site)
+    return sorted(tuple(g) for g in groups.values())
+
+
+def test_situation_ids_stay_exact_when_row_hashes_collide(monkeypatch: pytest.MonkeyPatch) -> None:
+    import zoning.api as api
+
+    rng = np.random.default_rng(3)
+    sites = rng.integers(0, 500, 4000)
+    tokens = rng.integers(0, 6, 4000)
+    honest = api._situation_ids(sites, tokens, 500)
+    monkeypatch.setattr(api, "_row_hashes", lambda m: np.zeros(len(m), dtype=np.uint64))
+    colliding = api._situation_ids(sites, tokens, 500)
+    assert len(set(honest.ids.tolist())) > 10
+    assert _partition(colliding.ids) == _partition(honest.ids)
+    for situation in range(len(colliding.tokens)):  # each key is the token set of its sites
+        site = int(colliding.first[situation])
+        assert colliding.key(situation) == tuple(sorted(set(tokens[sites == site].tolist())))
+
+
+def test_a_situation_decided_in_one_chunk_is_reused_in_the_next(
+    pack: LayerIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zoning.api as api
+
+    rulebook = load_rulebook()
+    sites = _sites(180)
+    calls: list[object] = []
+    decide = api._decide_situation
+    monkeypatch.setattr(api, "_decide_situation", lambda *a: calls.append(a) or decide(*a))
+
+    def run(frame: gpd.GeoDataFrame) -> pd.DataFrame:
+        out, _ = screen_sites(frame, pack, rulebook, project_types=frame["project_type"],
+                              today=TODAY)
+        return out
+
+    chunks = [sites.iloc[start : start + 60] for start in range(0, 180, 60)]
+    per_chunk = []
+    for chunk in chunks:  # each chunk alone, nothing cached: its own situations
+        api._DECISIONS.clear()
+        calls.clear()
+        run(chunk)
+        per_chunk.append(len(calls))
+    api._DECISIONS.clear()
+    calls.clear()
+    whole = run(sites)
+    distinct = len(calls)  # situations among all 180 sites
+    assert sum(per_chunk) > distinct  # chunks share situations, so caching can save work
+
+    api._DECISIONS.clear()
+    calls.clear()
+    chunked = pd.concat([run(chunk) for chunk in chunks])
+    assert len(calls) == distinct  # every situation evaluated once, in the first chunk it met
+    again = run(chunks[0])
+    assert len(calls) == distinct  # a chunk met before: nothing evaluated
+    columns = ["verdict", "governing_rule", "strongest_rule", "findings", "rule_error"]
+    pd.testing.assert_frame_equal(chunked[columns], whole[columns])
+    pd.testing.assert_frame_equal(again[columns], whole[columns].iloc[:60])
