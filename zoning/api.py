@@ -186,7 +186,8 @@ def screen_sites(
     once per distinct *situation* — the same zone features, in the same distance bucket relative
     to every rule threshold, the same layers without data, the same project type — because
     thousands of sites in one control unit share one answer; each situation is evaluated on the
-    real hits of its first site.
+    real hits of its first site, once per process (the chunks of a batch meet the same few
+    hundred situations again and again; the cache is keyed by index, rulebook and date).
 
     ``summary`` (index = ``sites.index``) has ``verdict``, ``governing_rule``, the strongest
     finding (``strongest_rule``, ``strongest_effect``, ``strongest_title``), ``findings``,
