@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             print(f"zoning batch: interrupted; finished chunks are kept in {default_workdir(args.output)}; "
                   "run the same command with --resume to continue", file=sys.stderr)
-            raise
+            return 130  # the message above says it all (main would add a bare "interrupted")
     print(f"{summary['rows']} rows screened ({summary['errors']} with errors, {summary['hits']} hits) "
           f"→ {summary['output']}")
     return 0

@@ -74,5 +74,6 @@ def test_sigint_leaves_resumable_parts(tmp_path: Path) -> None:
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 130
     assert "--resume" in stderr
+    assert stderr.count("interrupted") == 1, stderr  # one message, the one that says what to do
     assert not out.exists()
     assert json.loads(manifest_path.read_text())["complete"] is False
