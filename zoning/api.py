@@ -397,9 +397,10 @@ def _buckets(frame: Any, sig: Any, signatures: dict[str, dict[str, Any]]) -> tup
     seen = (sig != "").to_numpy() & (distance <= 0)
     layer_code, layer_ids = pd.factorize(frame["layer"].to_numpy(), use_na_sentinel=False)
     sig_code, sig_names = pd.factorize(np.asarray(sig, dtype=object), use_na_sentinel=False)
-    keys = layer_code * max(len(sig_names), 1) + sig_code
+    width = max(len(sig_names), 1)
+    keys = layer_code * width + sig_code
     for key in np.unique(keys):
-        layer_id, code = layer_ids[key // max(len(sig_names), 1)], sig_names[key % max(len(sig_names), 1)]
+        layer_id, code = layer_ids[key // width], sig_names[key % width]
         cuts = signatures.get(str(layer_id), {}).get("cuts", {}).get(str(code))
         if cuts is None or not len(cuts):
             continue

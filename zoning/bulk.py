@@ -578,7 +578,6 @@ class _NearestHits:
     ) -> None:
         self.sites, self.layer, self.classes = sites, layer, classes
         self.plane, self.data_dir = plane_of(layer), data_dir
-        self.share = share
         self.rows = np.flatnonzero(share > 0) if share is not None else np.arange(len(sites.geoms))
         self._done: dict[tuple[int, float], tuple[Ints, Ints, Floats]] = {}
         self._met: tuple[Ints, Ints] = (np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp))
@@ -640,12 +639,13 @@ class _NearestHits:
         if not searched:
             return None
         s_all, f_all, d_all = self._done[(ALL, min(searched))]
-        free = np.zeros(len(self.sites.geoms), dtype=bool)
-        free[self._unmet(ALL)] = True  # sites meeting no feature of the layer
-        near = s_all[d_all <= reach]
-        same = (d_all <= reach) & (self.classes.of_row[f_all] == which)
-        settled = free.copy()  # free sites are settled unless their nearest is near and another class
-        settled[near] = False
+        near = d_all <= reach
+        same = near & (self.classes.of_row[f_all] == which)
+        # settled: sites meeting no feature of the layer, unless their nearest feature is in
+        # reach and of another class
+        settled = np.zeros(len(self.sites.geoms), dtype=bool)
+        settled[self._unmet(ALL)] = True
+        settled[s_all[near]] = False
         settled[s_all[same]] = True
         return rows[~settled[rows]], (s_all[same], f_all[same], d_all[same])
 

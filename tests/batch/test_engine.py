@@ -135,6 +135,7 @@ class CrashingRunner(LocalRunner):
     """Runs ``limit`` chunks and then dies the way a killed process would (no cleanup)."""
 
     def __init__(self, limit: int) -> None:
+        super().__init__()
         self.limit = limit
         self.seen: list[int] = []
 

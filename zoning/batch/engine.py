@@ -70,8 +70,6 @@ class LocalRunner:
     and may arrive out of order, which the part store allows. Memory grows by one chunk.
     """
 
-    in_flight: int = 2
-
     def __init__(self, in_flight: int = 2) -> None:
         self.in_flight = max(1, in_flight)
 
