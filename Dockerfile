@@ -10,7 +10,8 @@ RUN npm ci --no-audit --no-fund && npm run build
 
 # --- stage 2: Python environment and data build
 FROM python:3.11.7-slim-bookworm AS build
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# compiled loops of the batch engine (numba) are made at install and kept here for the runtime
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 NUMBA_CACHE_DIR=/srv/zoning/cache/numba
 WORKDIR /srv/zoning
 COPY scripts/install-app.sh scripts/
 COPY pyproject.toml constraints.txt README.md ./
@@ -27,12 +28,14 @@ FROM python:3.11.7-slim-bookworm
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     ZONING_DATA_DIR=/srv/zoning/data/processed \
-    ZONING_STATE_DIR=/srv/zoning/state
+    ZONING_STATE_DIR=/srv/zoning/state \
+    NUMBA_CACHE_DIR=/srv/zoning/cache/numba
 RUN groupadd --system --gid 10001 zoning && useradd --system --uid 10001 --gid zoning --home-dir /srv/zoning zoning
 WORKDIR /srv/zoning
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /srv/zoning /srv/zoning
-RUN mkdir -p /srv/zoning/state && chown -R zoning:zoning /srv/zoning/state
+RUN mkdir -p /srv/zoning/state /srv/zoning/cache/numba \
+    && chown -R zoning:zoning /srv/zoning/state /srv/zoning/cache
 USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \

@@ -6,16 +6,19 @@ tells apart, whether one lies within the distances its rules compare with. Measu
 feature within 10 km (and every river within 50 km) for that, as the full hits table does
 (``zoning.bulk._nearby``), projects and measures ≈ 30 pieces per site and layer.
 
-How, per layer and class, for point sites:
+How, per layer and class:
 
 1. once per process: the layer's outlines in its conformal plane (``layers.outlines``: written
-   by ``zoning build``, or made from the pieces when the file is missing or stale) go into an
-   STRtree, and their vertices into a k-d tree (``scipy.spatial.cKDTree``);
-2. per site: the nearest vertex gives an upper bound ``d_v`` of the distance to the class (a
-   vertex is a point of a feature); the STRtree returns the outlines within ``d_v`` widened by
-   the plane's scale spread (GEOS ``dwithin``), usually a handful;
-3. those within the scale spread of the nearest in the plane are measured on the ellipsoid
-   (``Geod.inv`` of the nearest-point pair, as everywhere else in the engine:
+   by ``zoning build``, or made from the pieces when the file is missing or stale), cut into
+   runs of at most 32 edges;
+2. point sites: a compiled walk of a grid of those runs (``zoning.run_grid``) finds, per site,
+   the runs whose planar distance is within the plane's scale spread of the nearest, and the
+   nearest-point pair on each, as GEOS would;
+   other sites: the nearest outline vertex to any vertex of the site (a k-d tree,
+   ``scipy.spatial.cKDTree``) bounds the distance, the runs within that bound widened by the
+   scale spread come from an STRtree (GEOS ``dwithin``), and GEOS ``shortest_line`` gives
+   each one's nearest-point pair;
+3. those pairs are measured on the ellipsoid (``Geod.inv``, as everywhere else in the engine:
    ``zoning.measure.distances_m``), and the nearest on the ellipsoid is kept if within reach.
 
 Nothing is approximated except where the nearest point on an outline is found (in a conformal
@@ -25,6 +28,7 @@ plane: exact to first order, millimetres at 10 km); distances are ellipsoidal.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,6 +39,7 @@ from numpy.typing import NDArray
 from layers.load import load_outlines
 from layers.outlines import Plane, make_outlines, outlines_current, plane_for_bounds
 from zoning import measure
+from zoning.run_grid import RunGrid
 
 if TYPE_CHECKING:
     from scipy.spatial import cKDTree
@@ -63,12 +68,32 @@ def plane_of(layer: VectorLayer) -> Plane:
 
 @dataclass
 class ClassPieces:
-    """One class of a layer's features in the plane: pieces, their feature rows, two trees."""
+    """One class of a layer's features in the plane: outline runs and their feature rows, and
+    the structures the searches walk, each made on first use: a grid of the runs for point
+    sites (``zoning.run_grid``), an STRtree of them and a k-d tree of their vertices for others.
+    """
 
     pieces: NDArray[np.object_]
     piece_row: Ints
-    tree: shapely.STRtree
-    vertices: cKDTree
+
+    @cached_property
+    def grid(self) -> RunGrid:
+        xy, run = shapely.get_coordinates(self.pieces, return_index=True)
+        return RunGrid.build(xy, run, len(self.pieces))
+
+    @cached_property
+    def tree(self) -> shapely.STRtree:
+        return shapely.STRtree(self.pieces)
+
+    @cached_property
+    def vertices(self) -> cKDTree:
+        from scipy.spatial import cKDTree
+
+        xy, owner = shapely.get_coordinates(self.pieces, return_index=True)
+        first = np.ones(len(owner), dtype=bool)
+        first[1:] = owner[1:] != owner[:-1]
+        keep = first | (np.arange(len(owner)) % VERTEX_STRIDE == 0)
+        return cKDTree(xy[keep], balanced_tree=False, compact_nodes=False)
 
 
 @dataclass(frozen=True)
@@ -105,19 +130,7 @@ def class_pieces(
     else:
         assert classes is not None
         picked = np.flatnonzero(classes.of_row[outline_row] == which)
-    pieces = outlines[picked]
-    xy, owner = shapely.get_coordinates(pieces, return_index=True)
-    first = np.ones(len(owner), dtype=bool)
-    first[1:] = owner[1:] != owner[:-1]
-    keep = first | (np.arange(len(owner)) % VERTEX_STRIDE == 0)
-    from scipy.spatial import cKDTree
-
-    found = ClassPieces(
-        pieces=pieces,
-        piece_row=outline_row[picked],
-        tree=shapely.STRtree(pieces),
-        vertices=cKDTree(xy[keep], balanced_tree=False, compact_nodes=False),
-    )
+    found = ClassPieces(pieces=outlines[picked], piece_row=outline_row[picked])
     cache[key] = found
     return found
 
@@ -145,13 +158,12 @@ def nearest(
     the class, for sites with one within ``reach_m``."""
     if len(lon) == 0 or len(group.pieces) == 0 or reach_m <= 0:
         return _none()
-    x, y = plane.transformer().transform(lon, lat)
-    # A vertex farther than the reach (in the plane) gives no tighter window than the reach
-    # itself, so the k-d search stops there: most sites are far from most classes.
-    d_vertex, _ = group.vertices.query(
-        np.column_stack((x, y)), k=1, distance_upper_bound=reach_m * plane.max_scale
-    )
-    return _closest(group, plane, shapely.points(x, y), d_vertex, reach_m)
+    tr = plane.transformer()
+    x, y = tr.transform(lon, lat)
+    s_idx, p_idx, pairs = group.grid.near_ties(x, y, reach_m * plane.max_scale, plane.spread)
+    if s_idx.size == 0:
+        return _none()
+    return _nearest_on_ellipsoid(group, s_idx, p_idx, measure.pair_distances_m(pairs, tr), reach_m)
 
 
 def nearest_to_geometries(
@@ -201,10 +213,20 @@ def _closest(
     tie = planar <= closest[s_idx] * (1.0 + plane.spread) + 1e-6
     s_idx, p_idx = s_idx[tie], p_idx[tie]
     dist = measure.pair_distances_m(pairs[tie], plane.transformer())
-    order = np.lexsort((dist, s_idx))
+    return _nearest_on_ellipsoid(group, s_idx, p_idx, dist, reach_m)
+
+
+def _nearest_on_ellipsoid(
+    group: ClassPieces, s_idx: Ints, p_idx: Ints, dist: Floats, reach_m: float
+) -> tuple[Ints, Ints, Floats]:
+    """Of each site's candidate runs (measured on the ellipsoid: ``dist``), the nearest, and its
+    feature row; equally near features (the shared border of two zones) go to the lowest row,
+    as in ``screen``'s list. Sites farther than ``reach_m`` are left out."""
+    rows = group.piece_row[p_idx]
+    order = np.lexsort((rows, dist, s_idx))
     first = np.ones(len(order), dtype=bool)
     first[1:] = s_idx[order][1:] != s_idx[order][:-1]
     best = order[first]
-    sites, pieces, dist = s_idx[best], p_idx[best], dist[best]
+    sites, rows, dist = s_idx[best], rows[best], dist[best]
     inside = dist <= reach_m
-    return sites[inside], group.piece_row[pieces[inside]], dist[inside]
+    return sites[inside], rows[inside], dist[inside]
