@@ -6,11 +6,15 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import shapely
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
 from layers.catalog import Catalog, CatalogEntry, read_catalog, verify_catalog, verify_file
 from layers.errors import CatalogError
+from layers.outlines import Outlines
 
 STORAGE_CRS = "EPSG:4490"
 
@@ -41,17 +45,35 @@ def load_pieces(
     return geoms, gdf["row"].to_numpy(dtype=np.intp)
 
 
-def load_outlines(
-    data_dir: Path | str, entry: CatalogEntry
-) -> tuple[NDArray[np.object_], NDArray[np.intp]] | None:
-    """The layer's stored outlines (``layers.outlines``, in their plane) and the feature row of
-    each; None when the build wrote none. Checked against the catalog here, not at start-up
-    (``verify_catalog`` leaves them out: the service never reads them)."""
+def load_outlines(data_dir: Path | str, entry: CatalogEntry) -> Outlines | None:
+    """The layer's stored outlines (``layers.outlines``, in their plane, with the feature row of
+    each run); None when the build wrote none. Checked against the catalog here, not at start-up
+    (``verify_catalog`` leaves them out: the service never reads them).
+
+    Coordinates stored as GeoArrow are taken as they are; WKB (runs of mixed types, or an
+    older build) is decoded.
+    """
     if not entry.outlines or not entry.outlines_version:
         return None
     verify_file(Path(data_dir), entry, entry.outlines, entry.outlines_version)
-    gdf = _read(Path(data_dir) / entry.outlines, entry, "outlines ")
-    return np.asarray(gdf.geometry.values, dtype=object), gdf["row"].to_numpy(dtype=np.intp)
+    path = Path(data_dir) / entry.outlines
+    try:
+        table = pq.read_table(path)
+        column = table.column("geometry").combine_chunks()
+        row = table.column("row").to_numpy().astype(np.intp)
+        if pa.types.is_list(column.type):  # GeoArrow lines: a list of {x, y} per run
+            offsets = column.offsets.to_numpy().astype(np.int64)
+            return Outlines(_xy(column.flatten()), offsets - offsets[0], row)
+        if pa.types.is_struct(column.type):  # GeoArrow points
+            return Outlines(_xy(column), np.arange(len(column) + 1, dtype=np.int64), row)
+        runs = shapely.from_wkb(column.to_numpy(zero_copy_only=False))
+    except Exception as exc:  # pyarrow raises several unrelated types for a damaged file
+        raise CatalogError(f"layer '{entry.id}': cannot read outlines {path}: {exc}") from exc
+    return Outlines.from_geometries(runs, row)
+
+
+def _xy(coords: pa.StructArray) -> NDArray[np.float64]:
+    return np.column_stack((coords.field("x").to_numpy(), coords.field("y").to_numpy()))
 
 
 def load_coverage(data_dir: Path | str, entry: CatalogEntry) -> BaseGeometry | None:

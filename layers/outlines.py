@@ -90,6 +90,49 @@ def plane_for_bounds(bounds: tuple[float, float, float, float]) -> Plane:
     return Plane(proj, top * 1.01, (top / bottom - 1.0) * 1.5 + 1e-6)
 
 
+@dataclass(frozen=True)
+class Outlines:
+    """Outline runs as coordinate arrays: what nearest searches read, without a GEOS object each.
+
+    Run ``r`` is ``xy[first[r]:first[r + 1]]`` (one vertex: a point feature), of feature ``row[r]``.
+    """
+
+    xy: Floats
+    first: NDArray[np.int64]
+    row: Ints
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+    @classmethod
+    def from_geometries(cls, runs: NDArray[np.object_], row: Ints) -> Outlines:
+        xy, owner = shapely.get_coordinates(runs, return_index=True)
+        first = np.searchsorted(owner, np.arange(len(runs) + 1)).astype(np.int64)
+        return cls(np.ascontiguousarray(xy), first, np.asarray(row, dtype=np.intp))
+
+    def take(self, runs: Ints) -> Outlines:
+        """The outlines ``runs`` (in that order)."""
+        sizes = np.diff(self.first)[runs]
+        first = np.zeros(len(runs) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=first[1:])
+        vertex = np.arange(first[-1]) - np.repeat(first[:-1] - self.first[runs], sizes)
+        return Outlines(self.xy[vertex], first, self.row[runs])
+
+    def geometries(self) -> NDArray[np.object_]:
+        """The runs as GEOS geometries: lines, and points for one-vertex runs."""
+        sizes = np.diff(self.first)
+        run = np.repeat(np.arange(len(sizes)), sizes)
+        out = np.empty(len(sizes), dtype=object)
+        line = sizes > 1
+        if line.any():
+            keep = line[run]
+            _, dense = np.unique(run[keep], return_inverse=True)
+            out[line] = shapely.linestrings(self.xy[keep], indices=dense)
+        if (~line).any():
+            out[~line] = shapely.points(self.xy[self.first[:-1][~line]])
+        return out
+
+
 def make_outlines(
     geoms: NDArray[np.object_], row: Ints, plane: Plane
 ) -> tuple[NDArray[np.object_], Ints]:
@@ -266,7 +309,12 @@ def write_outlines(geoms: NDArray[np.object_], folder: Path, layer_id: str) -> d
     frame = gpd.GeoDataFrame(
         {"row": rows.astype(np.int32)}, geometry=gpd.GeoSeries(runs, crs=pyproj.CRS(plane.proj))
     )
-    write_geoparquet(frame, folder / rel)
+    # Coordinates stored as GeoArrow (not WKB) when the runs are of one type, and compressed with
+    # LZ4: a batch reads them straight into arrays (0.3 s for a province's red lines, against 4.7 s
+    # for WKB decoded into geometries and taken apart again).
+    one_type = len(np.unique(shapely.get_type_id(runs))) == 1
+    write_geoparquet(frame, folder / rel, compression="lz4", compression_level=None,
+                     geometry_encoding="geoarrow" if one_type else "WKB")
     fields.update(outlines=rel, outlines_version=sha256_file(folder / rel),
                   outlines_format=outlines_format(), outlines_plane=plane.proj)
     return fields

@@ -29,12 +29,15 @@ COG_OPTIONS = {"COMPRESS": "DEFLATE", "LEVEL": "9", "BLOCKSIZE": "512", "NUM_THR
 RELABEL_AS_CGCS2000 = (4326, 4490, 4610, 4214)
 
 
-def write_geoparquet(frame: gpd.GeoDataFrame, path: Path | BinaryIO) -> None:
-    """One GeoParquet file; ``frame`` must already be in EPSG:4490 and in final row order."""
+def write_geoparquet(frame: gpd.GeoDataFrame, path: Path | BinaryIO, **options: object) -> None:
+    """One GeoParquet file; ``frame`` must already be in EPSG:4490 and in final row order.
+
+    ``options`` override ``PARQUET_OPTIONS`` (files read on every start may trade size for speed).
+    """
     frame = frame.reset_index(drop=True)
     if isinstance(path, Path):
         path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(path, write_covering_bbox=False, **PARQUET_OPTIONS)  # type: ignore[arg-type]
+    frame.to_parquet(path, write_covering_bbox=False, **{**PARQUET_OPTIONS, **options})  # type: ignore[arg-type]
 
 
 def write_cog(raster: RasterSource, path: Path, notes: list[str]) -> tuple[float, float, float, float]:

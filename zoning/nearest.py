@@ -37,7 +37,7 @@ import shapely
 from numpy.typing import NDArray
 
 from layers.load import load_outlines
-from layers.outlines import Plane, make_outlines, outlines_current, plane_for_bounds
+from layers.outlines import Outlines, Plane, make_outlines, outlines_current, plane_for_bounds
 from zoning import measure
 from zoning.run_grid import RunGrid
 
@@ -68,18 +68,25 @@ def plane_of(layer: VectorLayer) -> Plane:
 
 @dataclass
 class ClassPieces:
-    """One class of a layer's features in the plane: outline runs and their feature rows, and
-    the structures the searches walk, each made on first use: a grid of the runs for point
-    sites (``zoning.run_grid``), an STRtree of them and a k-d tree of their vertices for others.
+    """One class of a layer's features in the plane: its outline runs (``outlines.row``: the
+    feature row of each), and the structures the searches walk, each made on first use: a grid
+    of the runs for point sites (``zoning.run_grid``); the runs as GEOS geometries, an STRtree
+    of them and a k-d tree of their vertices for other sites.
     """
 
-    pieces: NDArray[np.object_]
-    piece_row: Ints
+    outlines: Outlines
+
+    @property
+    def piece_row(self) -> Ints:
+        return self.outlines.row
 
     @cached_property
     def grid(self) -> RunGrid:
-        xy, run = shapely.get_coordinates(self.pieces, return_index=True)
-        return RunGrid.build(xy, run, len(self.pieces))
+        return RunGrid.build(self.outlines.xy, self.outlines.first)
+
+    @cached_property
+    def pieces(self) -> NDArray[np.object_]:
+        return self.outlines.geometries()
 
     @cached_property
     def tree(self) -> shapely.STRtree:
@@ -89,10 +96,10 @@ class ClassPieces:
     def vertices(self) -> cKDTree:
         from scipy.spatial import cKDTree
 
-        xy, owner = shapely.get_coordinates(self.pieces, return_index=True)
-        first = np.ones(len(owner), dtype=bool)
-        first[1:] = owner[1:] != owner[:-1]
-        keep = first | (np.arange(len(owner)) % VERTEX_STRIDE == 0)
+        first, xy = self.outlines.first, self.outlines.xy
+        # every VERTEX_STRIDE-th vertex of a run, and its first
+        pos = np.arange(len(xy)) - np.repeat(first[:-1], np.diff(first))
+        keep = pos % VERTEX_STRIDE == 0
         return cKDTree(xy[keep], balanced_tree=False, compact_nodes=False)
 
 
@@ -124,29 +131,25 @@ def class_pieces(
     found = cache.get(key)
     if found is not None:
         return found
-    outlines, outline_row = _outlines(layer, plane, data_dir)
-    if which == ALL:
-        picked = np.arange(len(outlines))
-    else:
+    outlines = _outlines(layer, plane, data_dir)
+    if which != ALL:
         assert classes is not None
-        picked = np.flatnonzero(classes.of_row[outline_row] == which)
-    found = ClassPieces(pieces=outlines[picked], piece_row=outline_row[picked])
+        outlines = outlines.take(np.flatnonzero(classes.of_row[outlines.row] == which))
+    found = ClassPieces(outlines)
     cache[key] = found
     return found
 
 
-def _outlines(
-    layer: VectorLayer, plane: Plane, data_dir: Path | None
-) -> tuple[NDArray[np.object_], Ints]:
-    """The layer's outlines in its plane (``plane_of``: one per layer) and the feature row of
-    each: the file ``zoning build`` wrote (``layers.outlines``) when it is current, else made now
-    from the pieces; cached on the layer."""
-    found: tuple[NDArray[np.object_], Ints] | None = layer.__dict__.get("_outlines")
+def _outlines(layer: VectorLayer, plane: Plane, data_dir: Path | None) -> Outlines:
+    """The layer's outlines in its plane (``plane_of``: one per layer) with the feature row of
+    each run: the file ``zoning build`` wrote (``layers.outlines``) when it is current, else
+    made now from the pieces; cached on the layer."""
+    found: Outlines | None = layer.__dict__.get("_outlines")
     if found is None:
         if data_dir is not None and outlines_current(layer.entry, plane):
             found = load_outlines(data_dir, layer.entry)
         if found is None:
-            found = make_outlines(layer.parts, layer.part_row, plane)
+            found = Outlines.from_geometries(*make_outlines(layer.parts, layer.part_row, plane))
         layer.__dict__["_outlines"] = found
     return found
 
@@ -156,7 +159,7 @@ def nearest(
 ) -> tuple[Ints, Ints, Floats]:
     """(site position, feature row, ellipsoidal metres) of each point site's nearest feature of
     the class, for sites with one within ``reach_m``."""
-    if len(lon) == 0 or len(group.pieces) == 0 or reach_m <= 0:
+    if len(lon) == 0 or len(group.outlines) == 0 or reach_m <= 0:
         return _none()
     tr = plane.transformer()
     x, y = tr.transform(lon, lat)
@@ -175,7 +178,7 @@ def nearest_to_geometries(
     with its long edges densified, like the outlines); a site that meets a feature is expected
     to be left out by the caller, since its distance to it is 0.
     """
-    if len(geoms) == 0 or len(group.pieces) == 0 or reach_m <= 0:
+    if len(geoms) == 0 or len(group.outlines) == 0 or reach_m <= 0:
         return _none()
     local = measure.project(geoms, plane.transformer())
     xy, owner = shapely.get_coordinates(local, return_index=True)

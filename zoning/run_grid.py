@@ -90,12 +90,11 @@ class RunGrid:
     first: NDArray[np.int64]
 
     @classmethod
-    def build(cls, xy: Floats, run_of_vertex: Ints, n_runs: int) -> RunGrid:
-        """The grid of ``n_runs`` runs whose vertices are ``xy`` (run of each vertex, sorted;
-        every run has at least one vertex)."""
+    def build(cls, xy: Floats, first: NDArray[np.int64]) -> RunGrid:
+        """The grid of the runs ``xy[first[r]:first[r + 1]]`` (each of at least one vertex)."""
         xy = np.ascontiguousarray(xy, dtype=np.float64)
-        run = np.asarray(run_of_vertex, dtype=np.int64)
-        first = np.searchsorted(run, np.arange(n_runs + 1)).astype(np.int64)
+        first = np.asarray(first, dtype=np.int64)
+        n_runs = len(first) - 1
         if n_runs == 0 or len(xy) == 0:
             return cls(0.0, 0.0, 1.0, 1, 1, np.zeros(2, dtype=np.int64),
                        np.zeros(0, dtype=np.int32), np.zeros((0, 4)), xy, first)
@@ -385,7 +384,7 @@ def _grow2(a):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
 def warm_up() -> None:
     """Compile (or load from the cache) every loop here, so the first batch does not wait."""
     xy = np.array([[0.0, 0.0], [1.0, 1.0], [3.0, 3.0]])
-    grid = RunGrid.build(xy, np.array([0, 0, 1]), 2)
+    grid = RunGrid.build(xy, np.array([0, 2, 3]))
     grid.near_ties(np.array([0.5, 9.0]), np.array([0.0, 9.0]), 10.0, 0.01)
 
 
