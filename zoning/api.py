@@ -355,9 +355,10 @@ def _situation_keys(
     """
     where = pd.Index(labels)
     n = len(where)
-    codes, uniques = pd.factorize(types.map(lambda t: f"type={t}"), use_na_sentinel=False)
+    # (types are a text or None; factorizing turns None into NaN, so it is named back)
+    codes, kinds = pd.factorize(np.asarray(types, dtype=object), use_na_sentinel=False)
     site_parts = [np.arange(n)]
-    token_parts = [_token_numbers(uniques)[codes]]
+    token_parts = [_token_numbers([f"type={None if pd.isna(t) else t}" for t in kinds])[codes]]
     signatures = feature_signatures(index, rulebook)
     frames: list[tuple[str, Any, str, tuple[str, ...]]] = []
     if len(hits):
@@ -371,20 +372,30 @@ def _situation_keys(
                 frames.append(("r:", frame, "feature_id", ("layer",)))
     for prefix, frame, by, columns in frames:
         at = where.get_indexer(frame["site_index"].to_numpy())
-        parts = [frame[c].to_numpy() for c in columns]
+        # each column's codes and values, factorized once (the texts repeat on every row)
+        parts = [pd.factorize(frame[c].to_numpy(), use_na_sentinel=False) for c in columns]
         if by:
-            sig = _signature_of(frame, signatures, by)
-            bucket, seen = _buckets(frame, sig, signatures)
-            parts.insert(1, sig.to_numpy())
+            layers = parts[0]
+            sig = pd.factorize(_signature_of(frame, layers, signatures, by), use_na_sentinel=False)
+            bucket, seen = _buckets(frame["distance_m"].to_numpy(dtype="float64"), layers, sig,
+                                    signatures)
+            parts.insert(1, sig)
         else:  # coverage gaps: no distances
             bucket, seen = np.zeros(len(frame), dtype=np.int64), np.ones(len(frame), dtype=bool)
-        sites, tokens = _nearest_tokens(prefix, at[seen], [p[seen] for p in parts], bucket[seen])
+        sites, tokens = _nearest_tokens(
+            prefix, at[seen], [(c[seen], u) for c, u in parts], bucket[seen]
+        )
         site_parts.append(sites)
         token_parts.append(tokens)
     return _situation_ids(np.concatenate(site_parts), np.concatenate(token_parts), n)
 
 
-def _buckets(frame: Any, sig: Any, signatures: dict[str, dict[str, Any]]) -> tuple[Any, Any]:
+Factorized = tuple[Any, Any]  # (codes per row, distinct values): ``pd.factorize``
+
+
+def _buckets(
+    distance: Any, layers: Factorized, sig: Factorized, signatures: dict[str, dict[str, Any]]
+) -> tuple[Any, Any]:
     """Per row: where its distance falls among the distances the rules about it compare with,
     and whether any rule can see the row at all.
 
@@ -392,11 +403,9 @@ def _buckets(frame: Any, sig: Any, signatures: dict[str, dict[str, Any]]) -> tup
     feature near the site matters only when a distance rule is about it; features no rule
     selects never matter.
     """
-    distance = frame["distance_m"].to_numpy(dtype="float64")
+    (layer_code, layer_ids), (sig_code, sig_names) = layers, sig
     out = (distance > 0).astype(np.int64)  # inside (0) or not: intersects-type rules ask that
-    seen = (sig != "").to_numpy() & (distance <= 0)
-    layer_code, layer_ids = pd.factorize(frame["layer"].to_numpy(), use_na_sentinel=False)
-    sig_code, sig_names = pd.factorize(np.asarray(sig, dtype=object), use_na_sentinel=False)
+    seen = (np.asarray(sig_names, dtype=object) != "")[sig_code] & (distance <= 0)
     width = max(len(sig_names), 1)
     keys = layer_code * width + sig_code
     for key in np.unique(keys):
@@ -410,16 +419,17 @@ def _buckets(frame: Any, sig: Any, signatures: dict[str, dict[str, Any]]) -> tup
     return out, seen
 
 
-def _nearest_tokens(prefix: str, sites: Any, parts: list[Any], bucket: Any) -> tuple[Any, Any]:
+def _nearest_tokens(
+    prefix: str, sites: Any, parts: list[Factorized], bucket: Any
+) -> tuple[Any, Any]:
     """(site, token number of "<prefix><part>/<part>…/<nearest bucket>"): a rule asks whether
     *some* matching feature lies within its distance, so only the nearest bucket of each kind
-    of feature matters."""
+    of feature matters. ``parts``: each part factorized (codes per row, distinct values)."""
     if not len(sites):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     what = np.zeros(len(sites), dtype=np.int64)
     values: list[Any] = []
-    for part in parts:
-        codes, uniques = pd.factorize(part, use_na_sentinel=False)
+    for codes, uniques in parts:
         what = what * max(len(uniques), 1) + codes
         values.append(uniques)
     key = np.asarray(sites, dtype=np.int64) * (int(what.max()) + 1) + what
@@ -477,19 +487,23 @@ def _row_hashes(matrix: NDArray[np.int64]) -> NDArray[np.uint64]:
         return ((matrix + 1).astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
 
 
-def _signature_of(frame: Any, signatures: dict[str, dict[str, Any]], by: str) -> Any:
-    """The signature code of each row's feature (by ``feature_row`` or ``feature_id``)."""
-    out = pd.Series("", index=frame.index, dtype=object)
-    for layer_id, rows in frame.groupby("layer", sort=False).groups.items():
+def _signature_of(
+    frame: Any, layers: Factorized, signatures: dict[str, dict[str, Any]], by: str
+) -> Any:
+    """The signature code of each row's feature (by ``feature_row`` or ``feature_id``); ""
+    where the layer has none. ``layers``: the frame's ``layer`` column factorized."""
+    layer_code, layer_ids = layers
+    out = np.full(len(frame), "", dtype=object)
+    keys = frame[by].to_numpy()
+    for code, layer_id in enumerate(layer_ids):
         table = signatures.get(str(layer_id))
         if table is None:
             continue
-        keys = frame.loc[rows, by]
-        codes = table["by_row"] if by == "feature_row" else table["by_id"]
+        rows = np.flatnonzero(layer_code == code)
         if by == "feature_row":
-            out.loc[rows] = codes[keys.to_numpy(dtype=np.int64)]
+            out[rows] = table["by_row"][keys[rows].astype(np.int64)]
         else:
-            out.loc[rows] = keys.astype(str).map(codes).fillna("?").to_numpy()
+            out[rows] = pd.Series(keys[rows]).astype(str).map(table["by_id"]).fillna("?").to_numpy()
     return out
 
 

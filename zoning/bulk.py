@@ -360,7 +360,18 @@ def _layer_hits(
     sites: _Sites, layer: VectorLayer, bands: tuple[float, ...], reach: float,
     share: Floats | None, nearest: _NearestHits | None = None,
 ) -> pd.DataFrame:
-    s_idx, p_idx = layer.part_tree.query(sites.geoms)
+    r = 0.0 if layer.is_containment else reach
+    if nearest is not None and sites.all_points and r > 0 and _without_area(layer):
+        # A point meets a line (or point) feature only where its distance to it is nil, so only
+        # points whose nearest such feature lies within a metre are tested: the pieces of long
+        # rivers have boxes kilometres wide, and testing every point in them cost more than the
+        # distances themselves. (A metre is far above the few millimetres the plane's chords
+        # and the ellipsoid can add.)
+        candidates = nearest.near_sites(r, within_m=1.0)
+        s_idx, p_idx = layer.part_tree.query(sites.geoms[candidates])
+        s_idx = candidates[s_idx]
+    else:
+        s_idx, p_idx = layer.part_tree.query(sites.geoms)
     if share is not None:
         ok = share[s_idx] > 0
         s_idx, p_idx = s_idx[ok], p_idx[ok]
@@ -371,7 +382,6 @@ def _layer_hits(
     s_idx, p_idx = s_idx[inter], p_idx[inter]
     si, fi, group = _feature_pairs(layer, s_idx, p_idx)
     out = [_intersecting(sites, layer, si, fi, s_idx, p_idx, group)]
-    r = 0.0 if layer.is_containment else reach
     if r > 0:
         if nearest is None:
             out.append(_within(sites, layer, r, bands, share, si, fi))
@@ -381,6 +391,11 @@ def _layer_hits(
             out.append(_banded(layer, *nearest.within(r, exclude=(si, fi), cap=cap), bands))
     nonempty = [f for f in out if len(f)]
     return pd.concat(nonempty, ignore_index=True) if nonempty else out[0]
+
+
+def _without_area(layer: VectorLayer) -> bool:
+    """Whether every feature of the layer is a line or a point (none has an inside)."""
+    return len(layer.geom_types) > 0 and bool(np.isin(layer.geom_types, (0, 1, 2, 4, 5)).all())
 
 
 def _feature_pairs(layer: VectorLayer, s_idx: Ints, p_idx: Ints) -> tuple[Ints, Ints, Ints]:
@@ -580,7 +595,20 @@ class _NearestHits:
         self.plane, self.data_dir = plane_of(layer), data_dir
         self.rows = np.flatnonzero(share > 0) if share is not None else np.arange(len(sites.geoms))
         self._done: dict[tuple[int, float], tuple[Ints, Ints, Floats]] = {}
+        # nearest of any class for every site, met or not (``near_sites``), by reach
+        self._every: dict[float, tuple[Ints, Ints, Floats]] = {}
         self._met: tuple[Ints, Ints] = (np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp))
+
+    def near_sites(self, reach: float, within_m: float) -> Ints:
+        """The sites whose nearest feature (of any class, searched to ``reach``) is within
+        ``within_m``: the only point sites that can meet a feature without an inside. The
+        search is kept and serves ``query(ALL, reach)`` once the met sites are known."""
+        found = self._every.get(reach)
+        if found is None:
+            found = self._search(ALL, reach, self.rows)
+            self._every[reach] = found
+        s, _, d = found
+        return np.unique(s[d <= within_m])
 
     def met(self, site_rows: Ints, feature_rows: Ints) -> None:
         """The (site, feature) pairs that intersect: a site that meets a feature of a class is
@@ -606,21 +634,35 @@ class _NearestHits:
         if found is not None:
             return found
         rows = self._unmet(which)
+        every = self._every.get(reach) if which == ALL else None
+        if every is not None:  # searched for every site already: keep the unmet ones
+            s, f, d = every
+            keep = np.zeros(len(self.sites.geoms), dtype=bool)
+            keep[rows] = True
+            keep = keep[s]
+            found = (s[keep], f[keep], d[keep])
+            self._done[key] = found
+            return found
         known = self._from_every_class(which, reach, rows)
         if known is not None:
             rows, answered = known
+        found = self._search(which, reach, rows)
+        if known is not None:
+            s, f, d = (np.concatenate(pair) for pair in zip(answered, found, strict=True))
+            found = (s, f, d)
+        self._done[key] = found
+        return found
+
+    def _search(self, which: int, reach: float, rows: Ints) -> tuple[Ints, Ints, Floats]:
+        """(site, feature, metres): the nearest feature of class ``which`` of each site in
+        ``rows`` that has one within ``reach``."""
         group = class_pieces(self.layer, self.plane, self.classes, which, self.data_dir)
         if self.sites.all_points:
             s, f, d = nearest_of_class(group, self.plane, self.sites.x[rows], self.sites.y[rows],
                                        reach)
         else:
             s, f, d = nearest_to_geometries(group, self.plane, self.sites.geoms[rows], reach)
-        found = (rows[s], f, d)
-        if known is not None:
-            s, f, d = (np.concatenate(pair) for pair in zip(answered, found, strict=True))
-            found = (s, f, d)
-        self._done[key] = found
-        return found
+        return rows[s], f, d
 
     def _from_every_class(
         self, which: int, reach: float, rows: Ints

@@ -82,6 +82,31 @@ def test_nearest_hits_give_the_same_results_as_every_hit(
     assert set(every["verdict"]) >= {"prohibited", "restricted", "caution"}
 
 
+def test_points_on_a_river_meet_it_in_nearest_mode_too(pack: LayerIndex) -> None:
+    """Points on river lines (vertices, and midpoints of edges) meet them, and points a few
+    metres off do not: nearest mode tests only points near a line, and must find the same."""
+    river = next(v for v in pack.vectors.values() if v.kind == "river")
+    xy = shapely.get_coordinates(river.geoms[:40])
+    on_vertex = xy[::7]
+    on_edge = (xy[:-1:11] + xy[1::11]) / 2
+    off = on_vertex + [0.0, 0.0001]  # ≈ 11 m north
+    lon_lat = np.vstack((on_vertex, on_edge, off))
+    sites = gpd.GeoSeries(shapely.points(lon_lat), crs=4490)
+    met = ["site_index", "feature_id"]
+
+    def meeting(nearest: object) -> pd.DataFrame:
+        hits = screen_many_full(sites, pack, (1000,), search_m=10_000, nearest=nearest).hits
+        inside = hits[(hits["layer"] == river.id) & (hits["relation"] == "intersects")]
+        return inside[met].sort_values(met).reset_index(drop=True)
+
+    every = meeting(None)
+    near = meeting(rule_classes(pack, load_rulebook()))
+    pd.testing.assert_frame_equal(every, near)
+    # (points outside the river layer's coverage are not screened against it at all)
+    assert len(set(every["site_index"]) & set(range(len(on_vertex)))) >= 10
+    assert not set(every["site_index"]) & set(range(len(lon_lat) - len(off), len(lon_lat)))
+
+
 def test_nearest_distance_per_layer_equals_the_minimum_over_every_feature(pack: LayerIndex) -> None:
     sites = _sites(4000, seed=8, shapes="points").geometry
     full = screen_many_full(sites, pack, (1000, 5000, 10000), search_m=10_000).hits
