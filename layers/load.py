@@ -63,17 +63,18 @@ def load_outlines(data_dir: Path | str, entry: CatalogEntry) -> Outlines | None:
         row = table.column("row").to_numpy().astype(np.intp)
         if pa.types.is_list(column.type):  # GeoArrow lines: a list of {x, y} per run
             offsets = column.offsets.to_numpy().astype(np.int64)
-            return Outlines(_xy(column.flatten()), offsets - offsets[0], row)
+            return Outlines(*_xy(column.flatten()), offsets - offsets[0], row)
         if pa.types.is_struct(column.type):  # GeoArrow points
-            return Outlines(_xy(column), np.arange(len(column) + 1, dtype=np.int64), row)
+            return Outlines(*_xy(column), np.arange(len(column) + 1, dtype=np.int64), row)
         runs = shapely.from_wkb(column.to_numpy(zero_copy_only=False))
     except Exception as exc:  # pyarrow raises several unrelated types for a damaged file
         raise CatalogError(f"layer '{entry.id}': cannot read outlines {path}: {exc}") from exc
     return Outlines.from_geometries(runs, row)
 
 
-def _xy(coords: pa.StructArray) -> NDArray[np.float64]:
-    return np.column_stack((coords.field("x").to_numpy(), coords.field("y").to_numpy()))
+def _xy(coords: pa.StructArray) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """x and y of GeoArrow coordinates, without a copy."""
+    return coords.field("x").to_numpy(), coords.field("y").to_numpy()
 
 
 def load_coverage(data_dir: Path | str, entry: CatalogEntry) -> BaseGeometry | None:

@@ -94,10 +94,12 @@ def plane_for_bounds(bounds: tuple[float, float, float, float]) -> Plane:
 class Outlines:
     """Outline runs as coordinate arrays: what nearest searches read, without a GEOS object each.
 
-    Run ``r`` is ``xy[first[r]:first[r + 1]]`` (one vertex: a point feature), of feature ``row[r]``.
+    Run ``r`` is vertices ``first[r]:first[r + 1]`` of ``x``, ``y`` (one vertex: a point
+    feature), of feature ``row[r]``. (Two arrays, not one of pairs: they come so from the file.)
     """
 
-    xy: Floats
+    x: Floats
+    y: Floats
     first: NDArray[np.int64]
     row: Ints
 
@@ -108,7 +110,8 @@ class Outlines:
     def from_geometries(cls, runs: NDArray[np.object_], row: Ints) -> Outlines:
         xy, owner = shapely.get_coordinates(runs, return_index=True)
         first = np.searchsorted(owner, np.arange(len(runs) + 1)).astype(np.int64)
-        return cls(np.ascontiguousarray(xy), first, np.asarray(row, dtype=np.intp))
+        return cls(np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]), first,
+                   np.asarray(row, dtype=np.intp))
 
     def take(self, runs: Ints) -> Outlines:
         """The outlines ``runs`` (in that order)."""
@@ -116,7 +119,7 @@ class Outlines:
         first = np.zeros(len(runs) + 1, dtype=np.int64)
         np.cumsum(sizes, out=first[1:])
         vertex = np.arange(first[-1]) - np.repeat(first[:-1] - self.first[runs], sizes)
-        return Outlines(self.xy[vertex], first, self.row[runs])
+        return Outlines(self.x[vertex], self.y[vertex], first, self.row[runs])
 
     def geometries(self) -> NDArray[np.object_]:
         """The runs as GEOS geometries: lines, and points for one-vertex runs."""
@@ -127,9 +130,10 @@ class Outlines:
         if line.any():
             keep = line[run]
             _, dense = np.unique(run[keep], return_inverse=True)
-            out[line] = shapely.linestrings(self.xy[keep], indices=dense)
+            out[line] = shapely.linestrings(self.x[keep], self.y[keep], indices=dense)
         if (~line).any():
-            out[~line] = shapely.points(self.xy[self.first[:-1][~line]])
+            at = self.first[:-1][~line]
+            out[~line] = shapely.points(self.x[at], self.y[at])
         return out
 
 

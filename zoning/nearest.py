@@ -82,7 +82,7 @@ class ClassPieces:
 
     @cached_property
     def grid(self) -> RunGrid:
-        return RunGrid.build(self.outlines.xy, self.outlines.first)
+        return RunGrid.build(self.outlines.x, self.outlines.y, self.outlines.first)
 
     @cached_property
     def pieces(self) -> NDArray[np.object_]:
@@ -96,11 +96,12 @@ class ClassPieces:
     def vertices(self) -> cKDTree:
         from scipy.spatial import cKDTree
 
-        first, xy = self.outlines.first, self.outlines.xy
+        first, x, y = self.outlines.first, self.outlines.x, self.outlines.y
         # every VERTEX_STRIDE-th vertex of a run, and its first
-        pos = np.arange(len(xy)) - np.repeat(first[:-1], np.diff(first))
+        pos = np.arange(len(x)) - np.repeat(first[:-1], np.diff(first))
         keep = pos % VERTEX_STRIDE == 0
-        return cKDTree(xy[keep], balanced_tree=False, compact_nodes=False)
+        return cKDTree(np.column_stack((x[keep], y[keep])), balanced_tree=False,
+                       compact_nodes=False)
 
 
 @dataclass(frozen=True)

@@ -73,9 +73,9 @@ SLACK = 1e-9
 class RunGrid:
     """Runs (outline pieces in a plane) in the cells of a uniform grid.
 
-    ``xy``: vertices; run ``r`` is ``xy[first[r]:first[r + 1]]`` (one vertex: a point). Cell
-    ``c`` holds the runs ``members[start[c]:start[c + 1]]`` and, beside each, the run's box
-    (``boxes``: xmin ymin xmax ymax), so that a cell is read in one sweep.
+    ``vx``, ``vy``: vertices; run ``r`` is vertices ``first[r]:first[r + 1]`` (one vertex: a
+    point). Cell ``c`` holds the runs ``members[start[c]:start[c + 1]]`` and, beside each, the
+    run's box (``boxes``: xmin ymin xmax ymax), so that a cell is read in one sweep.
     """
 
     x0: float
@@ -86,29 +86,30 @@ class RunGrid:
     start: NDArray[np.int64]
     members: NDArray[np.int32]
     boxes: Floats
-    xy: Floats
+    vx: Floats
+    vy: Floats
     first: NDArray[np.int64]
 
     @classmethod
-    def build(cls, xy: Floats, first: NDArray[np.int64]) -> RunGrid:
-        """The grid of the runs ``xy[first[r]:first[r + 1]]`` (each of at least one vertex)."""
-        xy = np.ascontiguousarray(xy, dtype=np.float64)
+    def build(cls, vx: Floats, vy: Floats, first: NDArray[np.int64]) -> RunGrid:
+        """The grid of the runs of vertices ``first[r]:first[r + 1]`` (at least one each)."""
+        vx = np.ascontiguousarray(vx, dtype=np.float64)
+        vy = np.ascontiguousarray(vy, dtype=np.float64)
         first = np.asarray(first, dtype=np.int64)
         n_runs = len(first) - 1
-        if n_runs == 0 or len(xy) == 0:
+        if n_runs == 0 or len(vx) == 0:
             return cls(0.0, 0.0, 1.0, 1, 1, np.zeros(2, dtype=np.int64),
-                       np.zeros(0, dtype=np.int32), np.zeros((0, 4)), xy, first)
-        boxes = _run_boxes(xy, first)
-        lo = xy.min(axis=0)
-        hi = xy.max(axis=0)
+                       np.zeros(0, dtype=np.int32), np.zeros((0, 4)), vx, vy, first)
+        boxes = _run_boxes(vx, vy, first)
+        lo = (float(vx.min()), float(vy.min()))
+        hi = (float(vx.max()), float(vy.max()))
         width, height = max(hi[0] - lo[0], 1.0), max(hi[1] - lo[1], 1.0)
         cells = min(max(n_runs / RUNS_PER_CELL, 1.0), MAX_CELLS)
         size = math.sqrt(width * height / cells)
         nx = int(width // size) + 1
         ny = int(height // size) + 1
-        start, members, cell_boxes = _fill(boxes, float(lo[0]), float(lo[1]), size, nx, ny)
-        return cls(float(lo[0]), float(lo[1]), size, nx, ny, start, members, cell_boxes, xy,
-                   first)
+        start, members, cell_boxes = _fill(boxes, lo[0], lo[1], size, nx, ny)
+        return cls(lo[0], lo[1], size, nx, ny, start, members, cell_boxes, vx, vy, first)
 
     def near_ties(
         self, px: Floats, py: Floats, cap: float, spread: float
@@ -128,7 +129,7 @@ class RunGrid:
         order = order[np.isfinite(ci[order]) & np.isfinite(cj[order])]
         site, run, pairs = _near_ties(
             px[order], py[order], float(cap), float(spread), self.x0, self.y0, self.cell,
-            self.nx, self.ny, self.start, self.members, self.boxes, self.xy, self.first,
+            self.nx, self.ny, self.start, self.members, self.boxes, self.vx, self.vy, self.first,
         )
         site = order[site]
         back = np.argsort(site, kind="stable")
@@ -136,18 +137,18 @@ class RunGrid:
 
 
 @njit(cache=True, nogil=True)
-def _run_boxes(xy: Floats, first: NDArray[np.int64]) -> Floats:  # pragma: no cover - compiled
+def _run_boxes(vx: Floats, vy: Floats, first: NDArray[np.int64]) -> Floats:  # pragma: no cover - compiled
     n = len(first) - 1
     boxes = np.empty((n, 4))
     for r in range(n):
         a, b = first[r], first[r + 1]
-        boxes[r, 0], boxes[r, 1] = xy[a, 0], xy[a, 1]
-        boxes[r, 2], boxes[r, 3] = xy[a, 0], xy[a, 1]
+        boxes[r, 0], boxes[r, 1] = vx[a], vy[a]
+        boxes[r, 2], boxes[r, 3] = vx[a], vy[a]
         for v in range(a + 1, b):
-            boxes[r, 0] = min(boxes[r, 0], xy[v, 0])
-            boxes[r, 1] = min(boxes[r, 1], xy[v, 1])
-            boxes[r, 2] = max(boxes[r, 2], xy[v, 0])
-            boxes[r, 3] = max(boxes[r, 3], xy[v, 1])
+            boxes[r, 0] = min(boxes[r, 0], vx[v])
+            boxes[r, 1] = min(boxes[r, 1], vy[v])
+            boxes[r, 2] = max(boxes[r, 2], vx[v])
+            boxes[r, 3] = max(boxes[r, 3], vy[v])
     return boxes
 
 
@@ -226,19 +227,19 @@ def _closest_point(px, py, ax, ay, bx, by):  # type: ignore[no-untyped-def]  # p
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _nearest_on_run(px, py, xy, a, b):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """The nearest point of run ``xy[a:b]`` to (px, py), as GEOS ``DistanceOp`` finds it: the
+def _nearest_on_run(px, py, vx, vy, a, b):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """The nearest point of run ``a:b`` to (px, py), as GEOS ``DistanceOp`` finds it: the
     first segment at the least distance, then that segment's closest point."""
     if b - a == 1:
-        return xy[a, 0], xy[a, 1]
+        return vx[a], vy[a]
     dmin = np.inf
     g = a
     for v in range(a, b - 1):
-        d = _point_to_segment(px, py, xy[v, 0], xy[v, 1], xy[v + 1, 0], xy[v + 1, 1])
+        d = _point_to_segment(px, py, vx[v], vy[v], vx[v + 1], vy[v + 1])
         if d < dmin:
             dmin = d
             g = v
-    return _closest_point(px, py, xy[g, 0], xy[g, 1], xy[g + 1, 0], xy[g + 1, 1])
+    return _closest_point(px, py, vx[g], vy[g], vx[g + 1], vy[g + 1])
 
 
 @njit(cache=True, nogil=True)
@@ -269,7 +270,7 @@ def _box_far(x, y, boxes, t):  # type: ignore[no-untyped-def]  # pragma: no cove
 
 @njit(cache=True, nogil=True)
 def _near_ties(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
-    px, py, cap, spread, x0, y0, size, nx, ny, start, members, boxes, xy, first,
+    px, py, cap, spread, x0, y0, size, nx, ny, start, members, boxes, vx, vy, first,
 ):
     n = len(px)
     out_site = np.empty(n + 16, dtype=np.int64)
@@ -331,7 +332,7 @@ def _near_ties(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
                     if seen[r] == s:
                         continue
                     seen[r] = s
-                    qx, qy = _nearest_on_run(x, y, xy, first[r], first[r + 1])
+                    qx, qy = _nearest_on_run(x, y, vx, vy, first[r], first[r + 1])
                     d = math.hypot(qx - x, qy - y)
                     if d > thr:
                         continue
@@ -383,8 +384,7 @@ def _grow2(a):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
 
 def warm_up() -> None:
     """Compile (or load from the cache) every loop here, so the first batch does not wait."""
-    xy = np.array([[0.0, 0.0], [1.0, 1.0], [3.0, 3.0]])
-    grid = RunGrid.build(xy, np.array([0, 2, 3]))
+    grid = RunGrid.build(np.array([0.0, 1.0, 3.0]), np.array([0.0, 1.0, 3.0]), np.array([0, 2, 3]))
     grid.near_ties(np.array([0.5, 9.0]), np.array([0.0, 9.0]), 10.0, 0.01)
 
 

@@ -56,6 +56,7 @@ def test_outlines_written_by_the_build_read_back_as_made(
     assert read is not None
     plane = Plane(str(fields["outlines_plane"]), 1.0)
     made = Outlines.from_geometries(*make_outlines(geoms, np.arange(len(geoms)), plane))
-    assert np.array_equal(read.xy, made.xy)
+    assert np.array_equal(read.x, made.x)
+    assert np.array_equal(read.y, made.y)
     assert np.array_equal(read.first, made.first)
     assert np.array_equal(read.row, made.row)

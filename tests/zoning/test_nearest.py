@@ -89,7 +89,7 @@ def test_points_on_a_river_meet_it_in_nearest_mode_too(pack: LayerIndex) -> None
     xy = shapely.get_coordinates(river.geoms[:40])
     on_vertex = xy[::7]
     on_edge = (xy[:-1:11] + xy[1::11]) / 2
-    off = on_vertex + [0.0, 0.0001]  # ≈ 11 m north
+    off = on_vertex + np.array([0.0, 0.0001])  # ≈ 11 m north
     lon_lat = np.vstack((on_vertex, on_edge, off))
     sites = gpd.GeoSeries(shapely.points(lon_lat), crs=4490)
     met = ["site_index", "feature_id"]

@@ -32,7 +32,7 @@ def _runs(seed: int, n_lines: int, n_points: int) -> np.ndarray:
 
 def _grid(runs: np.ndarray) -> RunGrid:
     outlines = Outlines.from_geometries(runs, np.arange(len(runs)))
-    return RunGrid.build(outlines.xy, outlines.first)
+    return RunGrid.build(outlines.x, outlines.y, outlines.first)
 
 
 def _expected(runs: np.ndarray, px: np.ndarray, py: np.ndarray, cap: float) -> set:
@@ -101,6 +101,6 @@ def test_nothing_in_reach_nothing_found_and_empty_inputs() -> None:
     grid = _grid(runs)
     s, r, pairs = grid.near_ties(np.array([1e7, np.nan]), np.array([1e7, 0.0]), 1_000.0, SPREAD)
     assert len(s) == len(r) == len(pairs) == 0
-    empty = RunGrid.build(np.zeros((0, 2)), np.zeros(1, dtype=np.int64))
+    empty = RunGrid.build(np.zeros(0), np.zeros(0), np.zeros(1, dtype=np.int64))
     s, _, _ = empty.near_ties(np.array([1.0]), np.array([1.0]), 1e9, SPREAD)
     assert len(s) == 0
