@@ -350,9 +350,18 @@ def _near_ties(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
         if nc == 0 or best > cap_in:
             continue
         tie = min(best * (1.0 + spread) + 1e-6, cap_in)
-        # in run order, so that equal distances on the ellipsoid are settled the same way
-        order = np.argsort(cand[:nc])
-        for q in order:
+        # in run order (an insertion sort: there are a handful), so that the caller settles
+        # equal distances on the ellipsoid the same way every time
+        for q in range(1, nc):
+            r, d, qx, qy = cand[q], cand_d[q], cand_x[q], cand_y[q]
+            p = q - 1
+            while p >= 0 and cand[p] > r:
+                cand[p + 1], cand_d[p + 1], cand_x[p + 1], cand_y[p + 1] = (
+                    cand[p], cand_d[p], cand_x[p], cand_y[p]
+                )
+                p -= 1
+            cand[p + 1], cand_d[p + 1], cand_x[p + 1], cand_y[p + 1] = r, d, qx, qy
+        for q in range(nc):
             if cand_d[q] <= tie:
                 if m == len(out_site):
                     out_site = _grow(out_site)
