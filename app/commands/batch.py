@@ -39,7 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "same result rows, much faster)")
     p.add_argument("--chunk-rows", type=int, default=50_000, help="rows per chunk (memory vs. overhead)")
     p.add_argument("--layer", help="layer to read from a multi-layer GIS input")
-    p.add_argument("--keep-parts", action="store_true", help="keep the per-chunk parts folder after success")
+    p.add_argument("--keep-parts", action="store_true", help="keep the per-chunk parts folder after success (for "
+                        ".csv and .geojson output the parts hold the result rows, not the hit rows)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--screener", default=os.environ.get(SCREENER_ENV), help=argparse.SUPPRESS)
     p.set_defaults(func=run)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -14,7 +15,14 @@ from openpyxl import load_workbook
 
 from tests.batch.conftest import sample_frame
 from zoning.batch.chunk import ChunkJob, ChunkResult
-from zoning.batch.engine import BatchOptions, LocalRunner, default_workdir, partial_name, run_batch
+from zoning.batch.engine import (
+    BatchOptions,
+    LocalRunner,
+    default_workdir,
+    partial_name,
+    run_batch,
+    run_parts,
+)
 from zoning.batch.parts import PartStore
 from zoning.errors import ZoningError
 
@@ -173,6 +181,28 @@ def test_resume_refuses_other_options(src: Path, tmp_path: Path, options: BatchO
     options.project_type = "wind"
     with pytest.raises(ZoningError, match="cannot resume"):
         run_batch(src, out, options, resume=True)
+
+
+def test_hit_rows_are_kept_only_for_outputs_with_a_hits_table(
+    src: Path, tmp_path: Path, options: BatchOptions
+) -> None:
+    """A CSV run writes no hit parts but still counts the hits; an XLSX run keeps them; a CSV
+    run cut short cannot be resumed into an XLSX file (its hit rows were never kept)."""
+    csv_out, xlsx_out = tmp_path / "out.csv", tmp_path / "out.xlsx"
+    csv_totals = run_batch(src, csv_out, options, keep_parts=True)
+    xlsx_totals = run_batch(src, xlsx_out, options, keep_parts=True)
+    assert csv_totals["hits"] == xlsx_totals["hits"] > 0
+    assert not list(default_workdir(csv_out).glob("*.hits.parquet"))
+    assert list(default_workdir(xlsx_out).glob("*.hits.parquet"))
+    sheet = load_workbook(xlsx_out, read_only=True)["hits"]
+    assert sheet.max_row - 1 == xlsx_totals["hits"]
+
+    cut = tmp_path / "cut.csv"
+    with pytest.raises(_Crash):
+        run_batch(src, cut, options, runner=CrashingRunner(2))
+    store = PartStore(default_workdir(cut))
+    with pytest.raises(ZoningError, match="kept no hit rows"):
+        run_parts(src, store, replace(options, hit_parts=True), resume=True)
 
 
 def test_empty_table_gives_empty_result(tmp_path: Path, options: BatchOptions) -> None:

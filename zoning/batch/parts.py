@@ -107,9 +107,14 @@ class PartStore:
         return self.root / f"part-{index:06d}.{what}.parquet"
 
     def write_part(self, manifest: dict[str, Any], index: int, results: pd.DataFrame,
-                   hits: pd.DataFrame) -> None:
-        """Write one chunk's parts, then record it in the manifest (the order makes it crash-safe)."""
-        for what, df in (("results", results), ("hits", hits)):
+                   hits: pd.DataFrame | None, *, hits_count: int | None = None) -> None:
+        """Write one chunk's parts, then record it in the manifest (the order makes it crash-safe).
+
+        ``hits`` None: the chunk's hit rows are not kept (the output has no hits table); only
+        their number (``hits_count``) is recorded.
+        """
+        parts = [("results", results)] + ([("hits", hits)] if hits is not None else [])
+        for what, df in parts:
             final = self.part_path(index, what)
             tmp = final.with_name(final.name + ".tmp")
             pq.write_table(_to_table(df), tmp)
@@ -118,7 +123,7 @@ class PartStore:
             "rows": len(results),
             "errors": int((results["status"] == "error").sum()),
             "first_row": int(results["row"].iloc[0]) if len(results) else None,
-            "hits": len(hits),
+            "hits": len(hits) if hits is not None else int(hits_count or 0),
         }
         self.save(manifest)
 
