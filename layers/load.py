@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
@@ -28,6 +32,75 @@ def load_vector(data_dir: Path | str, entry: CatalogEntry) -> gpd.GeoDataFrame:
     if gdf.crs is None or gdf.crs.to_epsg() != 4490:
         gdf = gdf.set_crs(STORAGE_CRS, allow_override=True)
     return gdf
+
+
+def load_vector_table(
+    data_dir: Path | str, entry: CatalogEntry
+) -> tuple[pd.DataFrame, NDArray[np.int32], Callable[[], Any]] | None:
+    """One vector layer's attributes, the geometry type of each feature, and a function that
+    reads its geometries as WKB (an Arrow binary array), not yet decoded; None when the file
+    stores them otherwise (then use ``load_vector``).
+
+    Why: reading and decoding a province's red-line features is seconds of start-up, and a
+    point batch never touches them (it screens their stored pieces). Where the file's metadata
+    names one geometry type and no geometry is missing, not even the WKB is read until asked
+    for; it is then checked against the catalog again, as at start-up.
+    """
+    path = Path(data_dir) / entry.path
+    try:
+        parquet = pq.ParquetFile(path)
+        meta = json.loads((parquet.schema_arrow.metadata or {}).get(b"geo", b"{}"))
+        name = meta.get("primary_column", "geometry")
+        if not pa.types.is_binary(parquet.schema_arrow.field(name).type):
+            return None
+        declared = meta.get("columns", {}).get(name, {}).get("geometry_types") or []
+        at = parquet.schema_arrow.get_field_index(name)
+        meta_rg = parquet.metadata
+        nulls = [meta_rg.row_group(i).column(at).statistics for i in range(meta_rg.num_row_groups)]
+        columns = [c for c in parquet.schema_arrow.names if c != name]
+        attrs = parquet.read(columns=columns).to_pandas()
+    except Exception as exc:  # pyarrow raises several unrelated types for a damaged file
+        raise CatalogError(f"layer '{entry.id}': cannot read {path}: {exc}") from exc
+    one_type = _SHAPELY_TYPE.get(declared[0]) if len(declared) == 1 else None
+    no_nulls = all(st is not None and st.has_null_count and st.null_count == 0 for st in nulls)
+
+    def read_wkb() -> Any:
+        verify_file(Path(data_dir), entry, entry.path, entry.version)
+        try:
+            return pq.read_table(path, columns=[name]).column(name).combine_chunks()
+        except Exception as exc:
+            raise CatalogError(f"layer '{entry.id}': cannot read {path}: {exc}") from exc
+
+    if one_type is not None and no_nulls:
+        return attrs, np.full(len(attrs), one_type, dtype=np.int32), read_wkb
+    wkb = read_wkb()
+    return attrs, wkb_type_ids(wkb), lambda: wkb
+
+
+# GeoParquet geometry type names → shapely type ids
+_SHAPELY_TYPE = {"Point": 0, "LineString": 1, "Polygon": 3, "MultiPoint": 4,
+                 "MultiLineString": 5, "MultiPolygon": 6, "GeometryCollection": 7}
+
+
+def wkb_type_ids(wkb: Any) -> NDArray[np.int32]:
+    """Shapely's geometry type id of each WKB value of an Arrow binary array, from its header
+    alone (-1 where null): no geometry is decoded. ISO (Z/M: +1000s) and EWKB (flag bits) codes
+    are both read."""
+    n = len(wkb)
+    offsets = np.frombuffer(wkb.buffers()[1], dtype=np.int32)[wkb.offset : wkb.offset + n + 1]
+    data = np.frombuffer(wkb.buffers()[2], dtype=np.uint8)
+    valid = np.asarray(wkb.is_valid(), dtype=bool) & (np.diff(offsets) >= 5)
+    start = offsets[:-1][valid]
+    b = [data[start + k].astype(np.uint32) for k in range(5)]
+    little = b[0] == 1
+    code = np.where(little, b[1] | b[2] << 8 | b[3] << 16 | b[4] << 24,
+                    b[4] | b[3] << 8 | b[2] << 16 | b[1] << 24)
+    code = (code & 0xFFFF) % 1000
+    # WKB 1 Point, 2 LineString, 3 Polygon, 4-7 Multi*/Collection → shapely 0, 1, 3, 4-7
+    to_shapely = np.array([-1, 0, 1, 3, 4, 5, 6, 7, -1, -1], dtype=np.int32)
+    out = np.full(n, -1, dtype=np.int32)
+    out[valid] = to_shapely[np.minimum(code, 9)]
+    return out
 
 
 def load_pieces(

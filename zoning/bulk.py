@@ -400,7 +400,7 @@ def _without_area(layer: VectorLayer) -> bool:
 
 def _feature_pairs(layer: VectorLayer, s_idx: Ints, p_idx: Ints) -> tuple[Ints, Ints, Ints]:
     """(site, feature) pairs of (site, piece) pairs, and the pair of each piece pair."""
-    if len(layer.parts) == len(layer.geoms):  # nothing was subdivided: pieces are features
+    if len(layer.parts) == len(layer.feature_id):  # nothing was subdivided: pieces are features
         return s_idx, layer.part_row[p_idx], np.arange(len(s_idx), dtype=np.intp)
     return group_pairs(s_idx, layer.part_row[p_idx])
 
@@ -534,7 +534,7 @@ def _nearby(
         s_idx, p_idx = s_idx[ok], p_idx[ok]
     f_idx = layer.part_row[p_idx]
     if exclude is not None and len(exclude[0]):
-        nf = len(layer.geoms)
+        nf = len(layer.feature_id)
         hit_codes = exclude[0].astype(np.int64) * nf + exclude[1]
         rest = ~np.isin(s_idx.astype(np.int64) * nf + f_idx, hit_codes)
         s_idx, p_idx, f_idx = s_idx[rest], p_idx[rest], f_idx[rest]
@@ -706,7 +706,7 @@ class _NearestHits:
         s = np.concatenate([x[0] for x in found])
         f = np.concatenate([x[1] for x in found])
         d = np.concatenate([x[2] for x in found])
-        nf = max(len(self.layer.geoms), 1)
+        nf = max(len(self.layer.feature_id), 1)
         codes = s.astype(np.int64) * nf + f
         keep = ~np.isin(codes, exclude[0].astype(np.int64) * nf + exclude[1])
         s, f, d, codes = s[keep], f[keep], d[keep], codes[keep]

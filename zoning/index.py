@@ -13,6 +13,7 @@ import math
 import os
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -28,7 +29,13 @@ from shapely.geometry.base import BaseGeometry
 from layers.catalog import Catalog, CatalogEntry
 from layers.errors import LayerError
 from layers.kinds import load_kinds
-from layers.load import load_coverage, load_pieces, load_vector, open_catalog
+from layers.load import (
+    load_coverage,
+    load_pieces,
+    load_vector,
+    load_vector_table,
+    open_catalog,
+)
 from layers.subdivide import MAX_VERTICES, dense_pieces, pieces_current, subdivide
 from zoning.errors import DataUnavailableError, LayerNotFoundError
 
@@ -41,11 +48,16 @@ _HIT_FIELDS = ("feature_id", "name", "zone_class", "accuracy")
 
 @dataclass
 class VectorLayer:
-    """One vector layer: geometries (prepared) in a tree, attributes in parallel arrays."""
+    """One vector layer: geometries (prepared) in a tree, attributes in parallel arrays.
+
+    The feature geometries (``geoms``) and their tree (``tree``) may be decoded on first use
+    from the WKB they were stored as (``wkb``): screening reads the pieces (``parts``), so a
+    point batch or a service that only screens never decodes a province's red lines twice.
+    """
 
     entry: CatalogEntry
-    geoms: NDArray[np.object_]
-    tree: shapely.STRtree
+    _geoms: NDArray[np.object_] | None
+    _tree: shapely.STRtree | None
     feature_id: NDArray[np.object_]
     name: NDArray[np.object_]
     zone_class: NDArray[np.object_]
@@ -61,6 +73,36 @@ class VectorLayer:
     # ``parts`` with long edges densified, filled on first use (``dense``): what distances are
     # measured to, so that projected edges follow the lon/lat-straight edges.
     dense_parts: NDArray[np.object_] = field(default_factory=lambda: np.empty(0, dtype=object))
+    # until ``geoms`` are decoded: what reads their stored WKB (an Arrow binary array)
+    wkb: Callable[[], Any] | None = None
+    _decoding: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def geoms(self) -> NDArray[np.object_]:
+        """The features' geometries (prepared), decoded the first time they are asked for."""
+        if self._geoms is None:
+            with self._decoding:
+                if self._geoms is None:
+                    assert self.wkb is not None
+                    wkb = self.wkb().to_numpy(zero_copy_only=False)
+                    geoms = np.asarray(shapely.from_wkb(wkb), dtype=object)
+                    shapely.prepare(geoms)
+                    self._geoms, self.wkb = geoms, None
+        return self._geoms
+
+    @property
+    def tree(self) -> shapely.STRtree:
+        """An STRtree of ``geoms``, made on first use."""
+        if self._tree is None:
+            geoms = self.geoms
+            with self._decoding:
+                if self._tree is None:
+                    self._tree = shapely.STRtree(geoms)
+        return self._tree
+
+    def after_fork(self) -> None:
+        """A lock held by another thread at a fork would never be released in the child."""
+        self._decoding = threading.Lock()
 
     @property
     def id(self) -> str:
@@ -178,7 +220,8 @@ class LayerIndex:
                         if pieces_current(entry, piece_vertices)
                         else None
                     )
-                    vectors[entry.id] = _vector_layer(
+                    lazy = _lazy_vector_layer(entry, folder, coverage, stored)
+                    vectors[entry.id] = lazy or _vector_layer(
                         entry, load_vector(folder, entry), coverage, piece_vertices, stored
                     )
         except LayerError as exc:
@@ -216,6 +259,8 @@ class LayerIndex:
         moment of the fork would never be released in the child.
         """
         self.lock = threading.RLock()
+        for vector in self.vectors.values():
+            vector.after_fork()
         for raster in self.rasters.values():
             raster.dataset = rasterio.open(raster.path)
 
@@ -241,6 +286,28 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def _lazy_vector_layer(
+    entry: CatalogEntry,
+    folder: Path,
+    coverage: BaseGeometry | None,
+    stored: tuple[NDArray[np.object_], NDArray[np.intp]] | None,
+) -> VectorLayer | None:
+    """The layer with its feature geometries left as WKB until asked for (``VectorLayer.geoms``),
+    when ``zoning build`` stored its pieces (the pieces are all screening needs, and the build
+    keeps no missing or empty feature); None otherwise (``_vector_layer`` decodes them)."""
+    if stored is None:
+        return None
+    found = load_vector_table(folder, entry)
+    if found is None:
+        return None
+    table, types, read_wkb = found
+    if (types < 0).any() or len(table) != entry.feature_count:
+        return None  # missing geometries (not a build's file): decoded and dropped as before
+    parts, part_row = stored
+    shapely.prepare(parts)
+    return _layer_from(entry, table, None, coverage, types, parts, part_row, read_wkb)
+
+
 def _vector_layer(
     entry: CatalogEntry,
     gdf: Any,
@@ -258,11 +325,27 @@ def _vector_layer(
         parts, part_row = subdivide(geoms, piece_vertices)
     shapely.prepare(parts)  # pieces of small features are the features themselves
     shapely.prepare(geoms)
-    n = len(gdf)
+    table = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    types = shapely.get_type_id(geoms).astype(np.int32)
+    return _layer_from(entry, table, geoms, coverage, types, parts, part_row, None)
+
+
+def _layer_from(
+    entry: CatalogEntry,
+    table: pd.DataFrame,
+    geoms: NDArray[np.object_] | None,
+    coverage: BaseGeometry | None,
+    types: NDArray[np.int32],
+    parts: NDArray[np.object_],
+    part_row: NDArray[np.intp],
+    wkb: Callable[[], Any] | None,
+) -> VectorLayer:
+    """The layer from its attribute table and either its geometries or what reads their WKB."""
+    n = len(table)
 
     def column(name: str, default: Any) -> NDArray[np.object_]:
-        if name in gdf.columns:
-            series = gdf[name]
+        if name in table.columns:
+            series = table[name]
             values = series.astype(str).to_numpy(dtype=object)
             values[series.isna().to_numpy()] = None
             return values
@@ -271,23 +354,23 @@ def _vector_layer(
     feature_id = column("feature_id", None)
     if n and feature_id[0] is None:
         feature_id = np.array([str(i) for i in range(1, n + 1)], dtype=object)
-    skip = {gdf.geometry.name, *_HIT_FIELDS}
-    attrs = {str(c): _objects(gdf[c]) for c in gdf.columns if c not in skip}
+    attrs = {str(c): _objects(table[c]) for c in table.columns if c not in _HIT_FIELDS}
     return VectorLayer(
         entry=entry,
-        geoms=geoms,
-        tree=shapely.STRtree(geoms),
+        _geoms=geoms,
+        _tree=shapely.STRtree(geoms) if geoms is not None else None,
         feature_id=feature_id,
         name=column("name", None),
         zone_class=column("zone_class", None),
         accuracy=_fill(column("accuracy", entry.accuracy), entry.accuracy),
         attrs=attrs,
         coverage=coverage,
-        geom_types=shapely.get_type_id(geoms).astype(np.int32),
+        geom_types=types,
         parts=parts,
         part_row=part_row,
         part_tree=shapely.STRtree(parts),
         dense_parts=np.full(len(parts), None, dtype=object),
+        wkb=wkb,
     )
 
 
