@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import geopandas as gpd
@@ -121,8 +121,9 @@ class Outlines:
         vertex = np.arange(first[-1]) - np.repeat(first[:-1] - self.first[runs], sizes)
         return Outlines(self.x[vertex], self.y[vertex], first, self.row[runs])
 
+    @cached_property
     def geometries(self) -> NDArray[np.object_]:
-        """The runs as GEOS geometries: lines, and points for one-vertex runs."""
+        """The runs as GEOS geometries (lines, and points for one-vertex runs), made once."""
         sizes = np.diff(self.first)
         run = np.repeat(np.arange(len(sizes)), sizes)
         out = np.empty(len(sizes), dtype=object)

@@ -75,6 +75,10 @@ class ClassPieces:
     """
 
     outlines: Outlines
+    # the layer's outlines these are taken from, and which (None: all of them), so that the
+    # classes of a layer share one set of GEOS geometries
+    every: Outlines | None = None
+    runs: Ints | None = None
 
     @property
     def piece_row(self) -> Ints:
@@ -86,7 +90,9 @@ class ClassPieces:
 
     @cached_property
     def pieces(self) -> NDArray[np.object_]:
-        return self.outlines.geometries()
+        if self.every is None or self.runs is None:
+            return self.outlines.geometries
+        return self.every.geometries[self.runs]
 
     @cached_property
     def tree(self) -> shapely.STRtree:
@@ -132,11 +138,13 @@ def class_pieces(
     found = cache.get(key)
     if found is not None:
         return found
-    outlines = _outlines(layer, plane, data_dir)
-    if which != ALL:
+    every = _outlines(layer, plane, data_dir)
+    if which == ALL:
+        found = ClassPieces(every)
+    else:
         assert classes is not None
-        outlines = outlines.take(np.flatnonzero(classes.of_row[outlines.row] == which))
-    found = ClassPieces(outlines)
+        runs = np.flatnonzero(classes.of_row[every.row] == which)
+        found = ClassPieces(every.take(runs), every, runs)
     cache[key] = found
     return found
 

@@ -28,10 +28,10 @@ def test_outlines_keep_every_run_and_give_the_same_geometries_back() -> None:
     runs = _runs()
     outlines = Outlines.from_geometries(runs, np.array([7, 8, 9]))
     assert outlines.first.tolist() == [0, 3, 4, 6]
-    assert shapely.equals_exact(outlines.geometries(), runs, tolerance=0).all()
+    assert shapely.equals_exact(outlines.geometries, runs, tolerance=0).all()
     picked = outlines.take(np.array([2, 1]))
     assert picked.row.tolist() == [9, 8]
-    assert shapely.equals_exact(picked.geometries(), runs[[2, 1]], tolerance=0).all()
+    assert shapely.equals_exact(picked.geometries, runs[[2, 1]], tolerance=0).all()
 
 
 def _entry(fields: dict[str, object]) -> CatalogEntry:
