@@ -7,6 +7,8 @@ Each test states the answer independently: GEOS ``distance`` / ``shortest_line``
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import shapely
@@ -104,3 +106,25 @@ def test_nothing_in_reach_nothing_found_and_empty_inputs() -> None:
     empty = RunGrid.build(np.zeros(0), np.zeros(0), np.zeros(1, dtype=np.int64))
     s, _, _ = empty.near_ties(np.array([1.0]), np.array([1.0]), 1e9, SPREAD)
     assert len(s) == 0
+
+
+def test_compiled_loops_find_a_writable_cache_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Installed read-only and run by a user whose cache folder is writable: the cache goes
+    there; with no writable cache folder either, to the temporary folder; never nowhere (numba
+    would refuse to start)."""
+    import zoning.run_grid as run_grid
+
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setattr(run_grid.os, "access", lambda *_: False)  # the install is read-only
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    run_grid._numba_cache_dir()
+    assert run_grid.os.environ["NUMBA_CACHE_DIR"] == str(tmp_path / "cache" / "zoning" / "numba")
+
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))  # not a folder: unusable
+    monkeypatch.setattr(run_grid.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    run_grid._numba_cache_dir()
+    assert run_grid.os.environ["NUMBA_CACHE_DIR"].startswith(str(tmp_path / "tmp"))
