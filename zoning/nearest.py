@@ -68,31 +68,36 @@ def plane_of(layer: VectorLayer) -> Plane:
 
 @dataclass
 class ClassPieces:
-    """One class of a layer's features in the plane: its outline runs (``outlines.row``: the
-    feature row of each), and the structures the searches walk, each made on first use: a grid
-    of the runs for point sites (``zoning.run_grid``); the runs as GEOS geometries, an STRtree
-    of them and a k-d tree of their vertices for other sites.
+    """One class of a layer's features in the plane: its outline runs (``runs`` of the layer's
+    outlines ``every``; None: all of them) and the structures the searches walk, each made on
+    first use: a grid of the runs for point sites (``zoning.run_grid``); the runs as GEOS
+    geometries (shared by the classes of a layer), an STRtree of them and a k-d tree of their
+    vertices for other sites.
     """
 
-    outlines: Outlines
-    # the layer's outlines these are taken from, and which (None: all of them), so that the
-    # classes of a layer share one set of GEOS geometries
-    every: Outlines | None = None
+    every: Outlines
     runs: Ints | None = None
 
-    @property
+    @cached_property
     def piece_row(self) -> Ints:
-        return self.outlines.row
+        return self.every.row if self.runs is None else self.every.row[self.runs]
+
+    def __len__(self) -> int:
+        return len(self.piece_row)
+
+    def _outlines(self) -> Outlines:
+        """The class's runs as arrays of their own (a copy for a class, so not kept)."""
+        return self.every if self.runs is None else self.every.take(self.runs)
 
     @cached_property
     def grid(self) -> RunGrid:
-        return RunGrid.build(self.outlines.x, self.outlines.y, self.outlines.first)
+        outlines = self._outlines()
+        return RunGrid.build(outlines.x, outlines.y, outlines.first)
 
     @cached_property
     def pieces(self) -> NDArray[np.object_]:
-        if self.every is None or self.runs is None:
-            return self.outlines.geometries
-        return self.every.geometries[self.runs]
+        every = self.every.geometries
+        return every if self.runs is None else every[self.runs]
 
     @cached_property
     def tree(self) -> shapely.STRtree:
@@ -102,7 +107,8 @@ class ClassPieces:
     def vertices(self) -> cKDTree:
         from scipy.spatial import cKDTree
 
-        first, x, y = self.outlines.first, self.outlines.x, self.outlines.y
+        outlines = self._outlines()
+        first, x, y = outlines.first, outlines.x, outlines.y
         # every VERTEX_STRIDE-th vertex of a run, and its first
         pos = np.arange(len(x)) - np.repeat(first[:-1], np.diff(first))
         keep = pos % VERTEX_STRIDE == 0
@@ -143,8 +149,7 @@ def class_pieces(
         found = ClassPieces(every)
     else:
         assert classes is not None
-        runs = np.flatnonzero(classes.of_row[every.row] == which)
-        found = ClassPieces(every.take(runs), every, runs)
+        found = ClassPieces(every, np.flatnonzero(classes.of_row[every.row] == which))
     cache[key] = found
     return found
 
@@ -168,7 +173,7 @@ def nearest(
 ) -> tuple[Ints, Ints, Floats]:
     """(site position, feature row, ellipsoidal metres) of each point site's nearest feature of
     the class, for sites with one within ``reach_m``."""
-    if len(lon) == 0 or len(group.outlines) == 0 or reach_m <= 0:
+    if len(lon) == 0 or len(group) == 0 or reach_m <= 0:
         return _none()
     tr = plane.transformer()
     x, y = tr.transform(lon, lat)
@@ -187,7 +192,7 @@ def nearest_to_geometries(
     with its long edges densified, like the outlines); a site that meets a feature is expected
     to be left out by the caller, since its distance to it is 0.
     """
-    if len(geoms) == 0 or len(group.outlines) == 0 or reach_m <= 0:
+    if len(geoms) == 0 or len(group) == 0 or reach_m <= 0:
         return _none()
     local = measure.project(geoms, plane.transformer())
     xy, owner = shapely.get_coordinates(local, return_index=True)
