@@ -29,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crs", help="CRS of the coordinates when rows have no 坐标系/crs cell (default EPSG:4326)")
     p.add_argument("--data", type=Path, help="processed data folder (default $ZONING_DATA_DIR or data/processed)")
     p.add_argument("--buffers", default="1000,5000,10000", help="buffer distances in metres (comma-separated)")
-    p.add_argument("--as-of", help="date the rules are evaluated at (YYYY-MM-DD, default today)")
+    p.add_argument("--as-of", help="date the rules are evaluated at (YYYY-MM-DD, default: the day the run "
+                   "started, kept by --resume)")
     p.add_argument("--workers", type=int, help="run on a local Dask cluster of N worker processes")
     p.add_argument("--scheduler", help="run on an existing Dask scheduler (tcp://host:8786)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run, skipping finished chunks")

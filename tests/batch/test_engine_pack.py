@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import geopandas as gpd
@@ -10,7 +11,7 @@ import pytest
 
 from tests.zoning.conftest import build_pack
 from zoning.batch.engine import BatchOptions, run_batch
-from zoning.batch.screener import ScreenerSpec, SpatialScreener
+from zoning.batch.screener import DEFAULT_FACTORY, ScreenerSpec, SpatialScreener
 
 
 @pytest.fixture(scope="module")
@@ -57,3 +58,39 @@ def test_polygon_overlap_geometry_in_gpkg(pack: Path, tmp_path: Path) -> None:
     bounds = red.geometry.iloc[0].bounds  # site ∩ red line A = [101.74, 101.75] × [36.61, 36.63]
     assert bounds == pytest.approx((101.74, 36.61, 101.75, 36.63))
     assert red["overlap_area_m2"].iloc[0] > 0
+
+
+class _Day(date):
+    """``date`` whose ``today()`` is a fixed day (set per test)."""
+
+    fixed = date(2026, 1, 1)
+
+    @classmethod
+    def today(cls) -> date:  # type: ignore[override]
+        return cls.fixed
+
+
+def test_a_resumed_run_keeps_the_date_it_started_at(
+    pack: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rules are judged at the day a run started, also for the rows a resume on a later day
+    screens (``as_of`` not given)."""
+    import zoning.batch.engine as engine
+    from tests.batch.test_engine import CrashingRunner, _Crash
+
+    src = tmp_path / "sites.csv"
+    pd.DataFrame({"经度": [101.72 + 0.001 * i for i in range(30)], "纬度": [36.62] * 30}).to_csv(
+        src, index=False
+    )
+    spec = ScreenerSpec(DEFAULT_FACTORY, {"data_dir": str(pack), "hits": "nearest"})
+    options = BatchOptions(chunk_rows=10, spec=spec)
+    out = tmp_path / "out.csv"
+    monkeypatch.setattr(engine, "date", _Day)
+    with pytest.raises(_Crash):
+        run_batch(src, out, options, runner=CrashingRunner(1))
+    _Day.fixed = date(2026, 1, 2)  # the next day
+    run_batch(src, out, options, resume=True)
+    assert set(pd.read_csv(out, dtype=str)["as_of"]) == {"2026-01-01"}
+    fresh = tmp_path / "fresh.csv"
+    run_batch(src, fresh, options)  # a new run starts at its own day
+    assert set(pd.read_csv(fresh, dtype=str)["as_of"]) == {"2026-01-02"}

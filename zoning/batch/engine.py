@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -131,6 +132,11 @@ def run_parts(input_path: Path, store: PartStore, options: BatchOptions, *, resu
     if "hit_parts" not in manifest:  # a new run (or one from before hit rows could be left out)
         manifest["hit_parts"] = options.hit_parts or bool(manifest["chunks"])
         store.save(manifest)
+    if "as_of" not in manifest:  # the day the run started: its rules' date unless one was given
+        manifest["as_of"] = date.today().isoformat()
+        store.save(manifest)
+    # (after the run key: a run resumed on a later day is the same run, at its first day)
+    options = replace(options, spec=options.spec.dated(manifest["as_of"]))
     keep_hits = bool(manifest["hit_parts"])  # a resumed run goes on as it started
     if options.hit_parts and not keep_hits:
         raise ZoningError(

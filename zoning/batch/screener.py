@@ -62,6 +62,15 @@ class ScreenerSpec:
     def key(self) -> str:
         return json.dumps({"factory": self.factory, "options": self.options}, sort_keys=True, default=str)
 
+    def dated(self, day: str) -> ScreenerSpec:
+        """This spec with the date the rules are evaluated at fixed to ``day`` (ISO), unless a
+        date was given; only the default factory takes one. A batch fixes the date when it
+        starts, so every row of a file, resumed on a later day or screened by Dask workers
+        started on different days, is judged at the same date."""
+        if self.factory != DEFAULT_FACTORY or self.options.get("as_of"):
+            return self
+        return ScreenerSpec(self.factory, {**self.options, "as_of": day})
+
     def build(self) -> Screener:
         """The screener for this process (built once, then reused by every chunk)."""
         with _BUILDING:  # chunks in flight together must not each load the layer index
