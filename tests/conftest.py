@@ -32,3 +32,13 @@ def bundled_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         shutil.copytree(seed, out)
     build(manifests, out)
     return out
+
+
+@pytest.fixture
+def bundled_data_copy(bundled_data_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of the bundled data pack, for tests that change or damage its files."""
+    import shutil
+
+    folder = tmp_path / "processed"
+    shutil.copytree(bundled_data_dir, folder)
+    return folder

@@ -50,17 +50,13 @@ def test_geometry_types_are_read_from_wkb_headers() -> None:
 
 
 def test_a_features_file_damaged_after_start_is_refused_when_its_geometries_are_read(
-    bundled_data_dir: Path, tmp_path: Path
+    bundled_data_copy: Path,
 ) -> None:
-    import shutil
-
     from layers.errors import CatalogError
 
-    folder = tmp_path / "processed"
-    shutil.copytree(bundled_data_dir, folder)
-    index = LayerIndex.load(folder)
+    index = LayerIndex.load(bundled_data_copy)
     layer = next(v for v in index.vectors.values() if v.wkb is not None)
-    with open(folder / layer.entry.path, "ab") as damaged:
+    with open(bundled_data_copy / layer.entry.path, "ab") as damaged:
         damaged.write(b"x")
     with pytest.raises(CatalogError, match="does not match the catalog checksum"):
         _ = layer.geoms

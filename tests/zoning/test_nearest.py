@@ -227,14 +227,11 @@ def test_the_outlines_zoning_build_wrote_are_used(
 
 
 def test_a_damaged_outlines_file_is_refused_when_read_not_at_start_up(
-    bundled_data_dir: Path, tmp_path: Path
+    bundled_data_copy: Path,
 ) -> None:
-    import shutil
-
     from layers.errors import CatalogError
 
-    folder = tmp_path / "processed"
-    shutil.copytree(bundled_data_dir, folder)
+    folder = bundled_data_copy
     index = LayerIndex.load(folder)
     layer = next(v for v in index.vectors.values() if v.kind == "ecological_red_line")
     with open(folder / str(layer.entry.outlines), "ab") as damaged:
