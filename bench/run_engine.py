@@ -165,6 +165,10 @@ def build_context(run_dir: Path, meta: dict[str, Any], reference: str) -> dict[s
             (json.loads(p.read_text()) for p in RESULTS.glob("batch-*.json")),
             key=lambda r: (r.get("started", ""), r.get("args", "")),
         ),
+        "nearest": (
+            json.loads((RESULTS / "nearest-search.json").read_text())
+            if (RESULTS / "nearest-search.json").exists() else None
+        ),
     }
 
 
