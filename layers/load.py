@@ -55,14 +55,14 @@ def load_vector_table(
             return None
         declared = meta.get("columns", {}).get(name, {}).get("geometry_types") or []
         at = parquet.schema_arrow.get_field_index(name)
-        meta_rg = parquet.metadata
-        nulls = [meta_rg.row_group(i).column(at).statistics for i in range(meta_rg.num_row_groups)]
+        stats = [parquet.metadata.row_group(i).column(at).statistics
+                 for i in range(parquet.metadata.num_row_groups)]
         columns = [c for c in parquet.schema_arrow.names if c != name]
         attrs = parquet.read(columns=columns).to_pandas()
     except Exception as exc:  # pyarrow raises several unrelated types for a damaged file
         raise CatalogError(f"layer '{entry.id}': cannot read {path}: {exc}") from exc
-    one_type = _SHAPELY_TYPE.get(declared[0]) if len(declared) == 1 else None
-    no_nulls = all(st is not None and st.has_null_count and st.null_count == 0 for st in nulls)
+    one_type = _type_id(declared[0]) if len(declared) == 1 else None
+    no_nulls = all(st is not None and st.has_null_count and st.null_count == 0 for st in stats)
 
     def read_wkb() -> Any:
         verify_file(Path(data_dir), entry, entry.path, entry.version)
@@ -77,9 +77,11 @@ def load_vector_table(
     return attrs, wkb_type_ids(wkb), lambda: wkb
 
 
-# GeoParquet geometry type names → shapely type ids
-_SHAPELY_TYPE = {"Point": 0, "LineString": 1, "Polygon": 3, "MultiPoint": 4,
-                 "MultiLineString": 5, "MultiPolygon": 6, "GeometryCollection": 7}
+def _type_id(name: str) -> int | None:
+    """Shapely's type id of a GeoParquet geometry type name ("Polygon"; None for "Polygon Z" and
+    unknown names: the WKB headers are read then)."""
+    found = shapely.GeometryType.__members__.get(name.upper())
+    return int(found) if found is not None else None
 
 
 def wkb_type_ids(wkb: Any) -> NDArray[np.int32]:

@@ -125,13 +125,12 @@ class Outlines:
     def geometries(self) -> NDArray[np.object_]:
         """The runs as GEOS geometries (lines, and points for one-vertex runs), made once."""
         sizes = np.diff(self.first)
-        run = np.repeat(np.arange(len(sizes)), sizes)
         out = np.empty(len(sizes), dtype=object)
         line = sizes > 1
         if line.any():
-            keep = line[run]
-            _, dense = np.unique(run[keep], return_inverse=True)
-            out[line] = shapely.linestrings(self.x[keep], self.y[keep], indices=dense)
+            keep = np.repeat(line, sizes)
+            index = np.repeat(np.arange(int(line.sum())), sizes[line])
+            out[line] = shapely.linestrings(self.x[keep], self.y[keep], indices=index)
         if (~line).any():
             at = self.first[:-1][~line]
             out[~line] = shapely.points(self.x[at], self.y[at])

@@ -470,14 +470,19 @@ def _situation_ids(sites: Any, tokens: Any, n: int) -> Situations:
     rank = np.arange(len(site)) - np.repeat(np.cumsum(counts) - counts, counts)
     matrix[site, rank] = token
     ids, _ = pd.factorize(_row_hashes(matrix))
-    first = np.zeros(int(ids.max(initial=-1)) + 1, dtype=np.int64)
-    first[ids[::-1]] = np.arange(n)[::-1]  # each id's first site
+    first = _first_sites(ids)
     if not (matrix == matrix[first[ids]]).all():
         _, ids = np.unique(matrix, axis=0, return_inverse=True)
         ids = ids.reshape(-1)
-        first = np.zeros(int(ids.max(initial=-1)) + 1, dtype=np.int64)
-        first[ids[::-1]] = np.arange(n)[::-1]
+        first = _first_sites(ids)
     return Situations(ids.astype(np.int64), matrix[first], first)
+
+
+def _first_sites(ids: Any) -> NDArray[np.int64]:
+    """Per id (0..k-1), the first site that has it."""
+    first = np.zeros(int(ids.max(initial=-1)) + 1, dtype=np.int64)
+    first[ids[::-1]] = np.arange(len(ids))[::-1]
+    return first
 
 
 def _row_hashes(matrix: NDArray[np.int64]) -> NDArray[np.uint64]:

@@ -131,8 +131,9 @@ class RunGrid:
             px[order], py[order], float(cap), float(spread), self.x0, self.y0, self.cell,
             self.nx, self.ny, self.start, self.members, self.boxes, self.vx, self.vy, self.first,
         )
+        # back in site order, and each site's runs in run order (the same order every time)
         site = order[site]
-        back = np.argsort(site, kind="stable")
+        back = np.argsort(site * (len(self.first) - 1) + run)  # (site, run) as one key
         return site[back], run[back].astype(np.intp), pairs[back]
 
 
@@ -268,6 +269,13 @@ def _box_far(x, y, boxes, t):  # type: ignore[no-untyped-def]  # pragma: no cove
     return math.sqrt(min(dx * dx + near_y * near_y, near_x * near_x + dy * dy))
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _window(d, spread, cap_in):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """The near-tie window of a nearest planar distance ``d``: within ``spread`` of it (plus
+    1 µm), and never beyond the reach."""
+    return min(d * (1.0 + spread) + 1e-6, cap_in)
+
+
 @njit(cache=True, nogil=True)
 def _near_ties(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
     px, py, cap, spread, x0, y0, size, nx, ny, start, members, boxes, vx, vy, first,
@@ -314,7 +322,7 @@ def _near_ties(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
                     by = max(boxes[t, 1] - y, y - boxes[t, 3], 0.0)
                     if bx * bx + by * by <= thr * thr:
                         far = _box_far(x, y, boxes, t)
-                        thr = min(thr, (min(far * (1.0 + spread) + 1e-6, cap_in)) * (1.0 + SLACK))
+                        thr = min(thr, _window(far, spread, cap_in) * (1.0 + SLACK))
             for q in range(nring):
                 c = ring[q]
                 i = c % nx
@@ -345,22 +353,11 @@ def _near_ties(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
                     nc += 1
                     if d < best:
                         best = d
-                        thr = min(thr, min(best * (1.0 + spread) + 1e-6, cap_in) * (1.0 + SLACK))
+                        thr = min(thr, _window(best, spread, cap_in) * (1.0 + SLACK))
             k += 1
         if nc == 0 or best > cap_in:
             continue
-        tie = min(best * (1.0 + spread) + 1e-6, cap_in)
-        # in run order (an insertion sort: there are a handful), so that the caller settles
-        # equal distances on the ellipsoid the same way every time
-        for q in range(1, nc):
-            r, d, qx, qy = cand[q], cand_d[q], cand_x[q], cand_y[q]
-            p = q - 1
-            while p >= 0 and cand[p] > r:
-                cand[p + 1], cand_d[p + 1], cand_x[p + 1], cand_y[p + 1] = (
-                    cand[p], cand_d[p], cand_x[p], cand_y[p]
-                )
-                p -= 1
-            cand[p + 1], cand_d[p + 1], cand_x[p + 1], cand_y[p + 1] = r, d, qx, qy
+        tie = _window(best, spread, cap_in)
         for q in range(nc):
             if cand_d[q] <= tie:
                 if m == len(out_site):

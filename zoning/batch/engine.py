@@ -129,11 +129,14 @@ def run_parts(input_path: Path, store: PartStore, options: BatchOptions, *, resu
         )
     run = {"input": fingerprint(input_path), "options": options.run_key()}
     manifest = store.start(run, resume=resume)
-    if "hit_parts" not in manifest:  # a new run (or one from before hit rows could be left out)
-        manifest["hit_parts"] = options.hit_parts or bool(manifest["chunks"])
-        store.save(manifest)
-    if "as_of" not in manifest:  # the day the run started: its rules' date unless one was given
-        manifest["as_of"] = date.today().isoformat()
+    started = {
+        # a new run (or one from before hit rows could be left out, which kept them)
+        "hit_parts": options.hit_parts or bool(manifest["chunks"]),
+        # the day the run started: its rules' date unless one was given
+        "as_of": date.today().isoformat(),
+    }
+    if not started.keys() <= manifest.keys():
+        manifest.update({k: v for k, v in started.items() if k not in manifest})
         store.save(manifest)
     # (after the run key: a run resumed on a later day is the same run, at its first day)
     options = replace(options, spec=options.spec.dated(manifest["as_of"]))
@@ -170,8 +173,7 @@ def run_parts(input_path: Path, store: PartStore, options: BatchOptions, *, resu
             start += n
 
     for result in runner.run(job, tasks()):
-        store.write_part(manifest, result.index, result.results,
-                         result.hits if keep_hits else None, hits_count=len(result.hits))
+        store.write_part(manifest, result.index, result.results, result.hits, keep_hits=keep_hits)
         rows_done += len(result.results)
         if progress:
             progress(rows_done, max(estimate, rows_done), manifest)

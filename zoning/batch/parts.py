@@ -107,13 +107,13 @@ class PartStore:
         return self.root / f"part-{index:06d}.{what}.parquet"
 
     def write_part(self, manifest: dict[str, Any], index: int, results: pd.DataFrame,
-                   hits: pd.DataFrame | None, *, hits_count: int | None = None) -> None:
+                   hits: pd.DataFrame, *, keep_hits: bool = True) -> None:
         """Write one chunk's parts, then record it in the manifest (the order makes it crash-safe).
 
-        ``hits`` None: the chunk's hit rows are not kept (the output has no hits table); only
-        their number (``hits_count``) is recorded.
+        ``keep_hits`` False: the chunk's hit rows are not written (the output has no hits
+        table); only their number is recorded.
         """
-        parts = [("results", results)] + ([("hits", hits)] if hits is not None else [])
+        parts = [("results", results)] + ([("hits", hits)] if keep_hits else [])
         for what, df in parts:
             final = self.part_path(index, what)
             tmp = final.with_name(final.name + ".tmp")
@@ -123,7 +123,7 @@ class PartStore:
             "rows": len(results),
             "errors": int((results["status"] == "error").sum()),
             "first_row": int(results["row"].iloc[0]) if len(results) else None,
-            "hits": len(hits) if hits is not None else int(hits_count or 0),
+            "hits": len(hits),
         }
         self.save(manifest)
 
