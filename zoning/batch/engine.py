@@ -32,6 +32,8 @@ from zoning.errors import TooLargeError, ZoningError
 
 DEFAULT_CHUNK_ROWS = 50_000
 XLSX_MAX_ROWS = 1_048_575
+# options the engine sets for itself: not shown among the user's choices in the summary sheet
+INTERNAL_OPTIONS = frozenset({"spec", "hit_parts", "text_parts"})
 
 
 @dataclass
@@ -47,6 +49,9 @@ class BatchOptions:
     # whether each chunk's hit rows are kept with its results: only outputs with a hits table
     # (XLSX, GeoPackage) read them, and writing them cost a CSV batch a tenth of its time
     hit_parts: bool = True
+    # whether each chunk's result rows are also kept as CSV text, so a CSV output is assembled
+    # by copying them (run_batch sets it for .csv outputs)
+    text_parts: bool = False
 
     def run_key(self) -> dict[str, Any]:
         """The options that change results: a resumed run must use the same ones."""
@@ -173,7 +178,8 @@ def run_parts(input_path: Path, store: PartStore, options: BatchOptions, *, resu
             start += n
 
     for result in runner.run(job, tasks()):
-        store.write_part(manifest, result.index, result.results, result.hits, keep_hits=keep_hits)
+        store.write_part(manifest, result.index, result.results, result.hits, keep_hits=keep_hits,
+                         csv_text=options.text_parts)
         rows_done += len(result.results)
         if progress:
             progress(rows_done, max(estimate, rows_done), manifest)
@@ -221,6 +227,8 @@ def run_batch(input_path: Path | str, output: Path | str, options: BatchOptions 
     fmt = check_output_format(output)
     if fmt not in ("xlsx", "gpkg"):
         options = replace(options, hit_parts=False)
+    if fmt == "csv":
+        options = replace(options, text_parts=True)
     if fmt == "xlsx":
         info = inspect_input(input_path, layer=options.layer)
         if info.total_rows and info.total_rows > XLSX_MAX_ROWS:
@@ -230,7 +238,8 @@ def run_batch(input_path: Path | str, output: Path | str, options: BatchOptions 
             )
     store = PartStore(workdir or default_workdir(output))
     manifest = run_parts(input_path, store, options, resume=resume, runner=runner, progress=progress)
-    title = {"input": input_path.name, "options": {k: v for k, v in asdict(options).items() if k != "spec"}}
+    title = {"input": input_path.name,
+             "options": {k: v for k, v in asdict(options).items() if k not in INTERNAL_OPTIONS}}
     finish_output(store, manifest, output, title)
     totals = store.totals(manifest)
     if not keep_parts:

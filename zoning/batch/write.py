@@ -17,13 +17,14 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from zoning.batch.parts import PartStore
+from zoning.batch.parts import CSV_ROWS, PartStore, without_geometry
 from zoning.errors import ZoningError
 
 OutputFormat = Literal["csv", "xlsx", "geojson", "gpkg"]
 FORMATS: dict[str, OutputFormat] = {".csv": "csv", ".xlsx": "xlsx", ".geojson": "geojson",
                                     ".json": "geojson", ".gpkg": "gpkg"}
 STORAGE_CRS = "EPSG:4490"
+CSV_COPY_BLOCK = 8 << 20
 
 
 def check_output_format(path: Path | str) -> OutputFormat:
@@ -51,27 +52,31 @@ def write_output(store: PartStore, manifest: dict[str, Any], path: Path, fmt: Ou
 
 
 def _write_csv(store: PartStore, manifest: dict[str, Any], path: Path, title: dict[str, Any]) -> None:
-    """UTF-8 with BOM (Excel and WPS then show Chinese correctly), written by Arrow's CSV writer."""
+    """UTF-8 with BOM (Excel and WPS then show Chinese correctly), written by Arrow's CSV writer.
+
+    Chunks whose rows were kept as CSV text (``PartStore.write_part(csv_text=True)``) are copied
+    byte for byte; the others are rendered from their Parquet parts here, in the same style.
+    """
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    options = pacsv.WriteOptions(include_header=True, quoting_style="needed")
-    sink = pa.OSFile(str(path), "wb")
-    try:
+    schema = store.unified_schema(manifest, "results")
+    columns = without_geometry(schema)
+    with pa.OSFile(str(path), "wb") as sink:
         sink.write(codecs.BOM_UTF8)
-        writer = None
-        for table in store.iter_tables(manifest, "results"):
-            if "geometry" in table.column_names:
-                table = table.drop_columns(["geometry"])
-            if writer is None:
-                writer = pacsv.CSVWriter(sink, table.schema, write_options=options)
-            writer.write_table(table)
-        if writer is None:  # no rows at all: a header of the base columns
+        if not columns.names:  # no rows at all: a header of the base columns
             sink.write(b"row,status,error\n")
-        else:
-            writer.close()
-    finally:
-        sink.close()
+            return
+        pacsv.write_csv(columns.empty_table(), sink,
+                        write_options=pacsv.WriteOptions(include_header=True, quoting_style="needed"))
+        for i in store.chunk_ids(manifest):
+            if store.text_fits(i, schema):
+                with store.text_path(i).open("rb") as text:
+                    while block := text.read(CSV_COPY_BLOCK):
+                        sink.write(block)
+            else:
+                table = store.read_table(i, "results", schema).select(columns.names)
+                pacsv.write_csv(table, sink, write_options=CSV_ROWS)
 
 
 def _xlsx_value(v: Any) -> Any:
