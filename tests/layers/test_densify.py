@@ -64,3 +64,35 @@ def test_area_and_length_never_change(n: int, seed: int, step: float) -> None:
     dense = densify(poly, step)
     assert dense.area == pytest.approx(poly.area, rel=1e-9, abs=1e-15)
     assert dense.length == pytest.approx(poly.length, rel=1e-9)
+
+
+def _on_each_others_outline(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per pair: every vertex of each lies on the other's outline (within 1e-9°)."""
+    ok = np.ones(len(a), dtype=bool)
+    for one, other in ((a, b), (b, a)):
+        outline = shapely.boundary(other)
+        shapely.prepare(outline)
+        xy, owner = shapely.get_coordinates(one, return_index=True)
+        np.logical_and.at(ok, owner, shapely.dwithin(outline[owner], shapely.points(xy), 1e-9))
+    return ok
+
+
+def test_no_polygon_of_the_bundled_pack_moves(bundled_data_dir: Path) -> None:
+    """GEOS ``segmentize`` returned 53 polygons of the bundled pack (control units, red lines)
+    with their outline moved, some with area, parts and rings intact (one by 0.028°; a control
+    unit then lay 5 km farther from a point than it is). Densified, every feature must keep
+    its parts and lie on its own outline."""
+    from zoning.index import LayerIndex
+
+    index = LayerIndex.load(bundled_data_dir)
+    checked = 0
+    for layer in index.vectors.values():
+        geoms = layer.geoms[~(shapely.is_empty(layer.geoms) | shapely.is_missing(layer.geoms))]
+        areal = geoms[np.isin(shapely.get_type_id(geoms), (3, 6))]
+        if not len(areal):
+            continue
+        dense = densify(areal, 0.005)
+        assert (shapely.get_num_geometries(dense) == shapely.get_num_geometries(areal)).all()
+        assert _on_each_others_outline(dense, areal).all(), layer.id
+        checked += len(areal)
+    assert checked > 500
