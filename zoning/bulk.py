@@ -39,7 +39,14 @@ from numpy.typing import NDArray
 from zoning import measure
 from zoning.errors import InvalidGeometryError
 from zoning.index import LayerIndex, VectorLayer
-from zoning.nearest import ALL, LayerClasses, class_pieces, nearest_to_geometries, plane_of
+from zoning.nearest import (
+    ALL,
+    LayerClasses,
+    class_pieces,
+    every_in_reach,
+    nearest_to_geometries,
+    plane_of,
+)
 from zoning.nearest import nearest as nearest_of_class
 from zoning.pairs import group_pairs
 from zoning.screen import (
@@ -292,8 +299,9 @@ def _screen_chunk(
         sites = prepared.private_copy() if parallel else prepared
         river_reach = max(reach, RIVER_REACH_M) if layer.kind in RIVER_KINDS else 0.0
         if nearest is None:
-            hits = _layer_hits(sites, layer, bands, reach, share)
-            rivers = _rivers(sites, layer, river_reach, share) if river_reach else pd.DataFrame()
+            hits = _layer_hits(sites, layer, bands, reach, share, data_dir=index.data_dir)
+            rivers = (_rivers(sites, layer, river_reach, share, index.data_dir) if river_reach
+                      else pd.DataFrame())
             return cov, hits, rivers
         found = _NearestHits(sites, layer, nearest.get(layer.id), share, index.data_dir)
         hits = _layer_hits(sites, layer, bands, reach, share, found)
@@ -358,7 +366,7 @@ def _coverage(sites: _Sites, layer: VectorLayer) -> tuple[Floats | None, pd.Data
 
 def _layer_hits(
     sites: _Sites, layer: VectorLayer, bands: tuple[float, ...], reach: float,
-    share: Floats | None, nearest: _NearestHits | None = None,
+    share: Floats | None, nearest: _NearestHits | None = None, data_dir: Path | None = None,
 ) -> pd.DataFrame:
     r = 0.0 if layer.is_containment else reach
     if nearest is not None and sites.all_points and r > 0 and _without_area(layer):
@@ -384,7 +392,7 @@ def _layer_hits(
     out = [_intersecting(sites, layer, si, fi, s_idx, p_idx, group)]
     if r > 0:
         if nearest is None:
-            out.append(_within(sites, layer, r, bands, share, si, fi))
+            out.append(_within(sites, layer, r, bands, share, si, fi, data_dir))
         else:
             cap = max(reach, RIVER_REACH_M) if layer.kind in RIVER_KINDS else reach
             nearest.met(si, fi)
@@ -495,9 +503,9 @@ def _intersecting(
 
 def _within(
     sites: _Sites, layer: VectorLayer, reach: float, bands: tuple[float, ...],
-    share: Floats | None, si: Ints, fi: Ints,
+    share: Floats | None, si: Ints, fi: Ints, data_dir: Path | None = None,
 ) -> pd.DataFrame:
-    return _banded(layer, *_nearby(sites, layer, reach, share, exclude=(si, fi)), bands)
+    return _banded(layer, *_nearby(sites, layer, reach, share, (si, fi), data_dir), bands)
 
 
 def _banded(
@@ -518,13 +526,18 @@ def _banded(
 
 def _nearby(
     sites: _Sites, layer: VectorLayer, reach: float, share: Floats | None,
-    exclude: tuple[Ints, Ints] | None = None,
+    exclude: tuple[Ints, Ints] | None = None, data_dir: Path | None = None,
 ) -> tuple[Ints, Ints, Floats]:
     """(site, feature, shortest distance) for every feature within ``reach`` of a site.
 
-    Distances are measured to the pieces in reach and the minimum is kept per feature;
-    ``exclude`` drops (site, feature) pairs already known to intersect.
+    Point sites: from the layer's outlines (``zoning.nearest.every_in_reach``: the compiled
+    grid walk, the nearest point found in the layer's plane and measured on the ellipsoid, as
+    in nearest mode; within a centimetre of ``screen``'s figure). Other sites: distances are
+    measured to the pieces in reach and the minimum is kept per feature. ``exclude`` drops
+    (site, feature) pairs already known to intersect.
     """
+    if sites.all_points:
+        return _nearby_points(sites, layer, reach, share, exclude, data_dir)
     dlon, dlat = degree_margins(sites.bounds, reach)
     b = sites.bounds
     boxes = shapely.box(b[:, 0] - dlon, b[:, 1] - dlat, b[:, 2] + dlon, b[:, 3] + dlat)
@@ -552,8 +565,25 @@ def _nearby(
     return si, fi, best
 
 
-def _rivers(sites: _Sites, layer: VectorLayer, reach: float, share: Floats | None) -> pd.DataFrame:
-    return _river_table(layer, *_nearby(sites, layer, reach, share))
+def _nearby_points(
+    sites: _Sites, layer: VectorLayer, reach: float, share: Floats | None,
+    exclude: tuple[Ints, Ints] | None, data_dir: Path | None,
+) -> tuple[Ints, Ints, Floats]:
+    rows = np.flatnonzero(share > 0) if share is not None else np.arange(len(sites.geoms))
+    plane = plane_of(layer)
+    group = class_pieces(layer, plane, None, ALL, data_dir)
+    s, f, d = every_in_reach(group, plane, sites.x[rows], sites.y[rows], reach)
+    s = rows[s]
+    if exclude is not None and len(exclude[0]):
+        nf = len(layer.feature_id)
+        rest = ~np.isin(s.astype(np.int64) * nf + f, exclude[0].astype(np.int64) * nf + exclude[1])
+        s, f, d = s[rest], f[rest], d[rest]
+    return s, f, d
+
+
+def _rivers(sites: _Sites, layer: VectorLayer, reach: float, share: Floats | None,
+            data_dir: Path | None = None) -> pd.DataFrame:
+    return _river_table(layer, *_nearby(sites, layer, reach, share, data_dir=data_dir))
 
 
 def _river_table(layer: VectorLayer, s_idx: Ints, f_idx: Ints, dist: Floats) -> pd.DataFrame:

@@ -183,6 +183,32 @@ def nearest(
     return _nearest_on_ellipsoid(group, s_idx, p_idx, measure.pair_distances_m(pairs, tr), reach_m)
 
 
+def every_in_reach(
+    group: ClassPieces, plane: Plane, lon: Floats, lat: Floats, reach_m: float
+) -> tuple[Ints, Ints, Floats]:
+    """(site position, feature row, ellipsoidal metres) of every feature of the class within
+    ``reach_m`` of each point site: ``nearest`` per feature instead of per site (the full hits
+    table lists every zone in reach). Rows come by site, then by feature."""
+    if len(lon) == 0 or len(group) == 0 or reach_m <= 0:
+        return _none()
+    tr = plane.transformer()
+    x, y = tr.transform(lon, lat)
+    s_idx, p_idx, pairs = group.grid.in_reach(x, y, reach_m * plane.max_scale, plane.spread,
+                                              group.piece_row)
+    if s_idx.size == 0:
+        return _none()
+    dist = measure.pair_distances_m(pairs, tr)
+    rows = group.piece_row[p_idx]
+    # the nearest of each feature's near-tie runs, measured on the ellipsoid
+    order = np.lexsort((dist, rows, s_idx))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (s_idx[order][1:] != s_idx[order][:-1]) | (rows[order][1:] != rows[order][:-1])
+    best = order[first]
+    sites, rows, dist = s_idx[best], rows[best], dist[best]
+    inside = dist <= reach_m
+    return sites[inside], rows[inside], dist[inside]
+
+
 def nearest_to_geometries(
     group: ClassPieces, plane: Plane, geoms: NDArray[np.object_], reach_m: float
 ) -> tuple[Ints, Ints, Floats]:

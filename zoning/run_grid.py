@@ -137,6 +137,33 @@ class RunGrid:
         return site[back], run[back].astype(np.intp), pairs[back]
 
 
+    def in_reach(
+        self, px: Floats, py: Floats, cap: float, spread: float, row: NDArray[np.integer]
+    ) -> tuple[Ints, Ints, Floats]:
+        """(site, run, pairs ``x0 y0 x1 y1``) for every feature within ``cap`` of each site:
+        the feature's runs (``row``: the feature of each run) whose planar distance is within
+        ``spread`` (relative, plus 1 µm) of the feature's nearest run, with their nearest-point
+        pairs. ``near_ties`` per feature instead of per site: what a list of every zone in reach
+        needs. Sites come in order, and each site's runs in run order."""
+        px = np.ascontiguousarray(px, dtype=np.float64)
+        py = np.ascontiguousarray(py, dtype=np.float64)
+        row = np.ascontiguousarray(row, dtype=np.int64)
+        if len(px) == 0 or len(self.members) == 0:
+            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp), np.zeros((0, 4))
+        ci = np.floor((px - self.x0) / self.cell)
+        cj = np.floor((py - self.y0) / self.cell)
+        order = np.lexsort((ci, cj))
+        order = order[np.isfinite(ci[order]) & np.isfinite(cj[order])]
+        site, run, pairs = _in_reach(
+            px[order], py[order], float(cap), float(spread), self.x0, self.y0, self.cell,
+            self.nx, self.ny, self.start, self.members, self.boxes, self.vx, self.vy, self.first,
+            row, int(row.max()) + 1 if len(row) else 0,
+        )
+        site = order[site]
+        back = np.argsort(site * (len(self.first) - 1) + run)
+        return site[back], run[back].astype(np.intp), pairs[back]
+
+
 @njit(cache=True, nogil=True)
 def _run_boxes(vx: Floats, vy: Floats, first: NDArray[np.int64]) -> Floats:  # pragma: no cover - compiled
     n = len(first) - 1
@@ -375,6 +402,99 @@ def _near_ties(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def _in_reach(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    px, py, cap, spread, x0, y0, size, nx, ny, start, members, boxes, vx, vy, first, row, n_rows,
+):
+    """Per site, in three sweeps over the runs whose boxes come within ``cap``: the boxes
+    alone bound each feature's distance from above (``_box_far``), so a run whose box is
+    farther than its feature's bound allows is never measured; the runs left are measured;
+    those within the near-tie window of their feature's nearest are kept."""
+    n = len(px)
+    out_site = np.empty(n + 16, dtype=np.int64)
+    out_run = np.empty(n + 16, dtype=np.int64)
+    out_pair = np.empty((n + 16, 4), dtype=np.float64)
+    m = 0
+    seen = np.full(len(first) - 1, -1, dtype=np.int64)  # the last site that met each run
+    owner = np.full(n_rows, -1, dtype=np.int64)  # the last site that met each feature
+    bound = np.full(n_rows, np.inf)  # per feature: an upper bound of its distance
+    best = np.full(n_rows, np.inf)  # per feature: its nearest run's distance
+    cand = np.empty(64, dtype=np.int64)
+    cand_lb = np.empty(64, dtype=np.float64)
+    meas = np.empty(64, dtype=np.int64)
+    meas_d = np.empty(64, dtype=np.float64)
+    meas_x = np.empty(64, dtype=np.float64)
+    meas_y = np.empty(64, dtype=np.float64)
+    cap_in = cap + 1e-6
+    thr = cap_in * (1.0 + SLACK)
+    for s in range(n):
+        x, y = px[s], py[s]
+        i0 = max(math.floor((x - thr - x0) / size), 0)
+        i1 = min(math.floor((x + thr - x0) / size), nx - 1)
+        j0 = max(math.floor((y - thr - y0) / size), 0)
+        j1 = min(math.floor((y + thr - y0) / size), ny - 1)
+        nc = 0
+        for j in range(j0, j1 + 1):
+            for i in range(i0, i1 + 1):
+                c = j * nx + i
+                for t in range(start[c], start[c + 1]):
+                    bx = max(boxes[t, 0] - x, x - boxes[t, 2], 0.0)
+                    by = max(boxes[t, 1] - y, y - boxes[t, 3], 0.0)
+                    if bx * bx + by * by > thr * thr:
+                        continue
+                    r = members[t]
+                    if seen[r] == s:
+                        continue
+                    seen[r] = s
+                    f = row[r]
+                    if owner[f] != s:
+                        owner[f] = s
+                        bound[f] = np.inf
+                        best[f] = np.inf
+                    bound[f] = min(bound[f], _box_far(x, y, boxes, t))
+                    if nc == len(cand):
+                        cand = _grow(cand)
+                        cand_lb = _grow(cand_lb)
+                    cand[nc] = r
+                    cand_lb[nc] = math.sqrt(bx * bx + by * by)
+                    nc += 1
+        nm = 0
+        for q in range(nc):
+            r = cand[q]
+            f = row[r]
+            if cand_lb[q] > _window(bound[f], spread, cap_in) * (1.0 + SLACK):
+                continue  # farther than some run of its feature can be: never a near-tie
+            qx, qy = _nearest_on_run(x, y, vx, vy, first[r], first[r + 1])
+            d = math.hypot(qx - x, qy - y)
+            if d > thr:
+                continue
+            if nm == len(meas):
+                meas = _grow(meas)
+                meas_d = _grow(meas_d)
+                meas_x = _grow(meas_x)
+                meas_y = _grow(meas_y)
+            meas[nm], meas_d[nm], meas_x[nm], meas_y[nm] = r, d, qx, qy
+            nm += 1
+            if d < best[row[r]]:
+                best[row[r]] = d
+        for q in range(nm):
+            r = meas[q]
+            if meas_d[q] > _window(best[row[r]], spread, cap_in):
+                continue
+            if m == len(out_site):
+                out_site = _grow(out_site)
+                out_run = _grow(out_run)
+                out_pair = _grow2(out_pair)
+            out_site[m] = s
+            out_run[m] = r
+            out_pair[m, 0] = x
+            out_pair[m, 1] = y
+            out_pair[m, 2] = meas_x[q]
+            out_pair[m, 3] = meas_y[q]
+            m += 1
+    return out_site[:m], out_run[:m], out_pair[:m]
+
+
+@njit(cache=True, nogil=True)
 def _grow(a):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
     out = np.empty(2 * len(a), dtype=a.dtype)
     out[: len(a)] = a
@@ -392,6 +512,7 @@ def warm_up() -> None:
     """Compile (or load from the cache) every loop here, so the first batch does not wait."""
     grid = RunGrid.build(np.array([0.0, 1.0, 3.0]), np.array([0.0, 1.0, 3.0]), np.array([0, 2, 3]))
     grid.near_ties(np.array([0.5, 9.0]), np.array([0.0, 9.0]), 10.0, 0.01)
+    grid.in_reach(np.array([0.5, 9.0]), np.array([0.0, 9.0]), 10.0, 0.01, np.array([0, 1]))
 
 
 if __name__ == "__main__":

@@ -44,7 +44,5 @@ def test_nearest_and_all_hits_give_the_same_csv(
     assert list(near.columns) == list(every.columns)
     for column in near.columns:
         a, b = every[column], near[column]
-        if pd.api.types.is_float_dtype(a):
-            assert np.allclose(a.fillna(-1), b.fillna(-1), rtol=1e-6, atol=0.01), column
-        else:
-            assert ((a.astype(str) == b.astype(str)) | (a.isna() & b.isna())).all(), column
+        # both modes measure point sites on the layers' outlines: the same numbers, to the bit
+        assert ((a.astype(str) == b.astype(str)) | (a.isna() & b.isna())).all(), column

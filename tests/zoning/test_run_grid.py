@@ -128,3 +128,49 @@ def test_compiled_loops_find_a_writable_cache_folder(
     monkeypatch.setattr(run_grid.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
     run_grid._numba_cache_dir()
     assert run_grid.os.environ["NUMBA_CACHE_DIR"].startswith(str(tmp_path / "tmp"))
+
+
+def _expected_per_feature(runs: np.ndarray, row: np.ndarray, px: np.ndarray, py: np.ndarray,
+                          cap: float) -> set:
+    """``_expected`` with the window taken per (site, feature) instead of per site."""
+    sites = shapely.points(px, py)
+    s, r = np.meshgrid(np.arange(len(sites)), np.arange(len(runs)), indexing="ij")
+    s, r = s.ravel(), r.ravel()
+    pair = shapely.get_coordinates(shapely.shortest_line(sites[s], runs[r])).reshape(-1, 4)
+    d = np.hypot(pair[:, 2] - pair[:, 0], pair[:, 3] - pair[:, 1])
+    key = s * (row.max() + 1) + row[r]
+    nearest = np.full(key.max() + 1, np.inf)
+    np.minimum.at(nearest, key, d)
+    window = np.minimum(nearest[key] * (1 + SPREAD) + 1e-6, cap + 1e-6)
+    keep = (d <= window) & (nearest[key] <= cap + 1e-6)
+    return {(int(a), int(b), float(x), float(y))
+            for a, b, x, y in zip(s[keep], r[keep], pair[keep, 2], pair[keep, 3], strict=True)}
+
+
+@pytest.mark.parametrize("cap", [300.0, 3_000.0, 12_000.0])
+def test_every_feature_in_reach_is_found_with_its_near_ties(cap: float) -> None:
+    runs = _runs(seed=9, n_lines=400, n_points=30)
+    rng = np.random.default_rng(10)
+    row = np.sort(rng.integers(0, 60, len(runs)))  # features of several runs each
+    grid = _grid(runs)
+    px = np.r_[rng.uniform(-5_000, 105_000, 200), -40_000.0, 50_000.0]
+    py = np.r_[rng.uniform(-5_000, 105_000, 200), 50_000.0, 50_000.0]
+    s, r, pairs = grid.in_reach(px, py, cap, SPREAD, row)
+    assert np.array_equal(pairs[:, 0], px[s]) and np.array_equal(pairs[:, 1], py[s])
+    order = np.lexsort((r, s))
+    assert np.array_equal(order, np.arange(len(s)))  # sites in order, runs in order
+    found = {(int(a), int(b), float(x), float(y))
+             for a, b, x, y in zip(s, r, pairs[:, 2], pairs[:, 3], strict=True)}
+    expected = _expected_per_feature(runs, row, px, py, cap)
+    assert len(expected) > 20
+    assert found == expected
+
+
+def test_in_reach_of_nothing_and_of_empty_inputs() -> None:
+    runs = _runs(seed=3, n_lines=20, n_points=0)
+    grid = _grid(runs)
+    row = np.arange(len(runs))
+    s, r, pairs = grid.in_reach(np.array([-1e6]), np.array([-1e6]), 1_000.0, SPREAD, row)
+    assert len(s) == len(r) == len(pairs) == 0
+    s, _, _ = grid.in_reach(np.zeros(0), np.zeros(0), 1_000.0, SPREAD, row)
+    assert len(s) == 0
