@@ -546,10 +546,8 @@ def _nearby(
         ok = share[s_idx] > 0
         s_idx, p_idx = s_idx[ok], p_idx[ok]
     f_idx = layer.part_row[p_idx]
-    if exclude is not None and len(exclude[0]):
-        nf = len(layer.feature_id)
-        hit_codes = exclude[0].astype(np.int64) * nf + exclude[1]
-        rest = ~np.isin(s_idx.astype(np.int64) * nf + f_idx, hit_codes)
+    if exclude is not None:
+        rest = _not_among(layer, s_idx, f_idx, exclude)
         s_idx, p_idx, f_idx = s_idx[rest], p_idx[rest], f_idx[rest]
     empty = np.zeros(0, dtype=np.intp)
     if s_idx.size == 0:
@@ -574,11 +572,18 @@ def _nearby_points(
     group = class_pieces(layer, plane, None, ALL, data_dir)
     s, f, d = every_in_reach(group, plane, sites.x[rows], sites.y[rows], reach)
     s = rows[s]
-    if exclude is not None and len(exclude[0]):
-        nf = len(layer.feature_id)
-        rest = ~np.isin(s.astype(np.int64) * nf + f, exclude[0].astype(np.int64) * nf + exclude[1])
+    if exclude is not None:
+        rest = _not_among(layer, s, f, exclude)
         s, f, d = s[rest], f[rest], d[rest]
     return s, f, d
+
+
+def _not_among(layer: VectorLayer, s_idx: Ints, f_idx: Ints, pairs: tuple[Ints, Ints]) -> NDArray[np.bool_]:
+    """Which (site, feature) pairs are not among ``pairs`` (site rows, feature rows)."""
+    if not len(pairs[0]):
+        return np.ones(len(s_idx), dtype=bool)
+    nf = max(len(layer.feature_id), 1)
+    return ~np.isin(s_idx.astype(np.int64) * nf + f_idx, pairs[0].astype(np.int64) * nf + pairs[1])
 
 
 def _rivers(sites: _Sites, layer: VectorLayer, reach: float, share: Floats | None,

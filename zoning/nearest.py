@@ -198,15 +198,8 @@ def every_in_reach(
     if s_idx.size == 0:
         return _none()
     dist = measure.pair_distances_m(pairs, tr)
-    rows = group.piece_row[p_idx]
     # the nearest of each feature's near-tie runs, measured on the ellipsoid
-    order = np.lexsort((dist, rows, s_idx))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = (s_idx[order][1:] != s_idx[order][:-1]) | (rows[order][1:] != rows[order][:-1])
-    best = order[first]
-    sites, rows, dist = s_idx[best], rows[best], dist[best]
-    inside = dist <= reach_m
-    return sites[inside], rows[inside], dist[inside]
+    return _nearest_on_ellipsoid(group, s_idx, p_idx, dist, reach_m, per_feature=True)
 
 
 def nearest_to_geometries(
@@ -260,15 +253,19 @@ def _closest(
 
 
 def _nearest_on_ellipsoid(
-    group: ClassPieces, s_idx: Ints, p_idx: Ints, dist: Floats, reach_m: float
+    group: ClassPieces, s_idx: Ints, p_idx: Ints, dist: Floats, reach_m: float,
+    per_feature: bool = False,
 ) -> tuple[Ints, Ints, Floats]:
     """Of each site's candidate runs (measured on the ellipsoid: ``dist``), the nearest, and its
     feature row; equally near features (the shared border of two zones) go to the lowest row,
-    as in ``screen``'s list. Sites farther than ``reach_m`` are left out."""
+    as in ``screen``'s list. ``per_feature``: the nearest of each (site, feature) instead.
+    Pairs farther than ``reach_m`` are left out."""
     rows = group.piece_row[p_idx]
-    order = np.lexsort((rows, dist, s_idx))
+    order = np.lexsort((dist, rows, s_idx) if per_feature else (rows, dist, s_idx))
     first = np.ones(len(order), dtype=bool)
     first[1:] = s_idx[order][1:] != s_idx[order][:-1]
+    if per_feature:
+        first[1:] |= rows[order][1:] != rows[order][:-1]
     best = order[first]
     sites, rows, dist = s_idx[best], rows[best], dist[best]
     inside = dist <= reach_m

@@ -25,6 +25,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 def _numba_cache_dir() -> None:
@@ -117,25 +118,7 @@ class RunGrid:
         """(site, run, pairs ``x0 y0 x1 y1``): per site, each run within ``cap`` whose planar
         distance is within ``spread`` (relative, plus 1 µm) of the nearest run's, with its
         nearest-point pair. Sites with no run within ``cap`` are absent; sites come in order."""
-        px = np.ascontiguousarray(px, dtype=np.float64)
-        py = np.ascontiguousarray(py, dtype=np.float64)
-        if len(px) == 0 or len(self.members) == 0:
-            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp), np.zeros((0, 4))
-        # sites in cell order, so that neighbours read the same cells from cache (and sites
-        # with no position, which nothing is near, left out)
-        ci = np.floor((px - self.x0) / self.cell)
-        cj = np.floor((py - self.y0) / self.cell)
-        order = np.lexsort((ci, cj))
-        order = order[np.isfinite(ci[order]) & np.isfinite(cj[order])]
-        site, run, pairs = _near_ties(
-            px[order], py[order], float(cap), float(spread), self.x0, self.y0, self.cell,
-            self.nx, self.ny, self.start, self.members, self.boxes, self.vx, self.vy, self.first,
-        )
-        # back in site order, and each site's runs in run order (the same order every time)
-        site = order[site]
-        back = np.argsort(site * (len(self.first) - 1) + run)  # (site, run) as one key
-        return site[back], run[back].astype(np.intp), pairs[back]
-
+        return self._walk(_near_ties, px, py, cap, spread)
 
     def in_reach(
         self, px: Floats, py: Floats, cap: float, spread: float, row: NDArray[np.integer]
@@ -145,22 +128,30 @@ class RunGrid:
         ``spread`` (relative, plus 1 µm) of the feature's nearest run, with their nearest-point
         pairs. ``near_ties`` per feature instead of per site: what a list of every zone in reach
         needs. Sites come in order, and each site's runs in run order."""
+        row = np.ascontiguousarray(row, dtype=np.int64)
+        return self._walk(_in_reach, px, py, cap, spread, row, int(row.max()) + 1 if len(row) else 0)
+
+    def _walk(
+        self, kernel: Any, px: Floats, py: Floats, cap: float, spread: float, *extra: Any
+    ) -> tuple[Ints, Ints, Floats]:
+        """Run a compiled walk over the sites: in cell order, so that neighbours read the same
+        cells from cache (sites with no position, which nothing is near, left out); its output
+        back in site order, each site's runs in run order (the same order every time)."""
         px = np.ascontiguousarray(px, dtype=np.float64)
         py = np.ascontiguousarray(py, dtype=np.float64)
-        row = np.ascontiguousarray(row, dtype=np.int64)
         if len(px) == 0 or len(self.members) == 0:
             return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp), np.zeros((0, 4))
         ci = np.floor((px - self.x0) / self.cell)
         cj = np.floor((py - self.y0) / self.cell)
         order = np.lexsort((ci, cj))
         order = order[np.isfinite(ci[order]) & np.isfinite(cj[order])]
-        site, run, pairs = _in_reach(
+        site, run, pairs = kernel(
             px[order], py[order], float(cap), float(spread), self.x0, self.y0, self.cell,
             self.nx, self.ny, self.start, self.members, self.boxes, self.vx, self.vy, self.first,
-            row, int(row.max()) + 1 if len(row) else 0,
+            *extra,
         )
         site = order[site]
-        back = np.argsort(site * (len(self.first) - 1) + run)
+        back = np.argsort(site * (len(self.first) - 1) + run)  # (site, run) as one key
         return site[back], run[back].astype(np.intp), pairs[back]
 
 

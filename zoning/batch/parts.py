@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ SCHEMA_VERSION = 1
 # How result rows are written as CSV text: the part's text and the final file's header and any
 # part rendered again at assembly must all use these options, or the file would mix styles.
 CSV_ROWS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+CSV_HEADER = pacsv.WriteOptions(include_header=True, quoting_style=CSV_ROWS.quoting_style)
 
 
 def fingerprint(path: Path) -> dict[str, Any]:
@@ -62,6 +63,12 @@ def _to_table(df: pd.DataFrame) -> pa.Table:
         geoms = out["geometry"].to_numpy(dtype=object)
         out = out.assign(geometry=shapely.to_wkb(geoms))
     return pa.Table.from_pandas(out, preserve_index=False)
+
+
+def unify(schemas: Iterable[pa.Schema]) -> pa.Schema:
+    """One schema over several parts': columns in order of first appearance, types promoted."""
+    schemas = list(schemas)
+    return pa.unify_schemas(schemas, promote_options="permissive") if schemas else pa.schema([])
 
 
 def without_geometry(data: Any) -> Any:
@@ -157,12 +164,13 @@ class PartStore:
     def chunk_ids(self, manifest: dict[str, Any]) -> list[int]:
         return sorted(self.done_chunks(manifest))
 
+    def part_schemas(self, manifest: dict[str, Any], what: str) -> dict[int, pa.Schema]:
+        """Each part's own schema, by chunk, in chunk order (read from the Parquet footers)."""
+        return {i: pq.read_schema(self.part_path(i, what)) for i in self.chunk_ids(manifest)}
+
     def unified_schema(self, manifest: dict[str, Any], what: str) -> pa.Schema:
         """One schema over every part: columns in order of first appearance, types promoted."""
-        schemas = [pq.read_schema(self.part_path(i, what)) for i in self.chunk_ids(manifest)]
-        if not schemas:
-            return pa.schema([])
-        return pa.unify_schemas(schemas, promote_options="permissive")
+        return unify(self.part_schemas(manifest, what).values())
 
     def read_table(self, index: int, what: str, schema: pa.Schema) -> pa.Table:
         """One part as an Arrow table with every column of ``schema`` (missing ones null)."""
@@ -178,18 +186,20 @@ class PartStore:
         for i in self.chunk_ids(manifest):
             yield self.read_table(i, what, schema)
 
-    def text_fits(self, index: int, schema: pa.Schema) -> bool:
+    def text_fits(self, index: int, schema: pa.Schema, own: pa.Schema | None = None) -> bool:
         """Whether the chunk's CSV text reads exactly as its rows rendered in ``schema`` would.
 
         It does when it exists and its columns are the schema's, in the same order, each of the
         same type or of type null (an all-empty column, written as empty cells in any type).
         Otherwise (say a count that is integer here and fractional in another chunk) the chunk
-        is rendered again from its Parquet part, cast to the schema.
+        is rendered again from its Parquet part, cast to the schema. ``own``: the part's schema
+        when the caller has read it already.
         """
         if not self.text_path(index).exists():
             return False
-        own = without_geometry(pq.read_schema(self.part_path(index, "results")))
-        wanted = without_geometry(schema)
+        if own is None:
+            own = pq.read_schema(self.part_path(index, "results"))
+        own, wanted = without_geometry(own), without_geometry(schema)
         if own.names != wanted.names:
             return False
         return all(a.type == b.type or pa.types.is_null(a.type) for a, b in zip(own, wanted, strict=True))

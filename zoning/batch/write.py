@@ -17,7 +17,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from zoning.batch.parts import CSV_ROWS, PartStore, without_geometry
+from zoning.batch.parts import CSV_HEADER, CSV_ROWS, PartStore, unify, without_geometry
 from zoning.errors import ZoningError
 
 OutputFormat = Literal["csv", "xlsx", "geojson", "gpkg"]
@@ -60,17 +60,17 @@ def _write_csv(store: PartStore, manifest: dict[str, Any], path: Path, title: di
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    schema = store.unified_schema(manifest, "results")
+    own = store.part_schemas(manifest, "results")
+    schema = unify(own.values())
     columns = without_geometry(schema)
     with pa.OSFile(str(path), "wb") as sink:
         sink.write(codecs.BOM_UTF8)
         if not columns.names:  # no rows at all: a header of the base columns
             sink.write(b"row,status,error\n")
             return
-        pacsv.write_csv(columns.empty_table(), sink,
-                        write_options=pacsv.WriteOptions(include_header=True, quoting_style="needed"))
-        for i in store.chunk_ids(manifest):
-            if store.text_fits(i, schema):
+        pacsv.write_csv(columns.empty_table(), sink, write_options=CSV_HEADER)
+        for i, part_schema in own.items():
+            if store.text_fits(i, schema, part_schema):
                 with store.text_path(i).open("rb") as text:
                     while block := text.read(CSV_COPY_BLOCK):
                         sink.write(block)
