@@ -550,10 +550,14 @@ def feature_signatures(index: LayerIndex, rulebook: Rulebook) -> dict[str, dict[
         mine = [sel for sel in selectors if sel.kind == layer.kind]
         if layer.kind == "river":  # river distances become river hits too (evaluator._candidates)
             mine += [sel for sel in selectors if sel.kind == "river" and sel not in mine]
-        rows = np.arange(len(layer.feature_id))
-        attributes = layer.attributes(rows) if len(rows) else []
-        codes = []
-        for row, attrs in zip(rows, attributes, strict=True):
+        # features that look the same to every rule share a code: it is worked out once per
+        # distinct look (a province-scale layer has tens of thousands of features, a few looks)
+        read, named = _attributes_read(layer.kind, selectors, distance_rules,
+                                       layer.kind in basin_kinds, by_provinces)
+        look, first = _distinct_looks(layer, read, named)
+        attributes = layer.attributes(first) if len(first) else []
+        codes_of_look = []
+        for row, attrs in zip(first, attributes, strict=True):
             hit = SimpleNamespace(
                 layer_kind=layer.kind, zone_class=layer.zone_class[row],
                 name=layer.name[row], attributes=attrs,
@@ -578,11 +582,16 @@ def feature_signatures(index: LayerIndex, rulebook: Rulebook) -> dict[str, dict[
                 parts.append(f"basin={attrs.get('basin')}")
             if by_provinces and layer.kind == "admin":
                 parts.append(f"prov={province_prefix(attrs)}")
-            codes.append("/".join(parts))
-        uniques: dict[str, str] = {}
-        by_row = np.array(
-            [uniques.setdefault(c, f"s{len(uniques)}") if c else "" for c in codes], dtype=object
-        )
+            codes_of_look.append("/".join(parts))
+        # looks are numbered in order of their first feature, so numbering the codes of the
+        # looks in order numbers them in order of their first feature too: "s0", "s1", …
+        code_of_look, texts = pd.factorize(np.asarray(codes_of_look, dtype=object))
+        number = np.cumsum(texts != "") - 1
+        number[texts == ""] = -1
+        class_of = number[code_of_look][look].astype(np.intp)
+        shorts = np.array([f"s{k}" if k >= 0 else "" for k in number], dtype=object)
+        by_row = shorts[code_of_look][look] if len(look) else np.zeros(0, dtype=object)
+        uniques = {text: short for text, short in zip(texts, shorts, strict=True) if short}
         cuts_of = {
             short: np.array([float(v) for v in code.split("@")[1].split(",")]) if "@" in code
             else np.zeros(0)
@@ -590,7 +599,6 @@ def feature_signatures(index: LayerIndex, rulebook: Rulebook) -> dict[str, dict[
         }  # fmt: skip
         # classes for nearest-only screening: class k is code "s<k>"; how far from a site a
         # feature of the class can still change a rule's answer
-        class_of = np.array([int(uniques[c][1:]) if c else -1 for c in codes], dtype=np.intp)
         reach = {
             int(short[1:]): math.inf if "far" in code.split("/")
             else float(max(cuts_of[short].max(initial=0.0), 0.0))
@@ -626,6 +634,45 @@ def _seen_at_any_distance(
         for rule in distance_rules
         if zone_matches(rule.zone, hit)
     )
+
+
+def _attributes_read(
+    kind: str, selectors: list[Any], distance_rules: list[Any], basin: bool, provinces: bool
+) -> tuple[list[str], bool]:
+    """(attributes, whether the name) a rule can look at on a feature of layer kind ``kind``:
+    its selectors' attributes, distance attributes, names and the attributes name patterns
+    also search (``zone_matches``), the basin for ``same_basin`` rules and the codes
+    ``province_prefix`` reads for rules limited to provinces."""
+    mine = [sel for sel in selectors if sel.kind == kind]
+    keys = {key for sel in mine for key in sel.attributes}
+    keys |= {r.spatial.distance_attribute for r in distance_rules
+             if r.zone.kind == kind and r.spatial.distance_attribute}
+    named = any(sel.name_patterns for sel in mine)
+    if named:
+        keys |= {"river", "park"}
+    if basin:
+        keys.add("basin")
+    if provinces and kind == "admin":
+        keys |= {"adcode", "code", "county_adcode"}
+    return sorted(keys), named
+
+
+def _distinct_looks(layer: Any, read: list[str], named: bool) -> tuple[Any, Any]:
+    """(look per feature, first feature of each look): features with the same class, the same
+    values of every attribute in ``read`` and (when a rule matches names) the same name.
+
+    Values are compared by ``repr``, so values that are equal but print differently (``1``,
+    ``1.0`` and ``True``; ``0.0`` and ``-0.0``), which rules compare as text, never share a look.
+    """
+    n = len(layer.feature_id)
+    columns = [layer.zone_class] + ([layer.name] if named else [])
+    columns += [layer.attrs[key] for key in read if key in layer.attrs]
+    look = np.zeros(n, dtype=np.int64)
+    for values in columns:
+        codes, uniques = pd.factorize(np.fromiter(map(repr, values), dtype=object, count=n))
+        look = look * max(len(uniques), 1) + codes
+        look = pd.factorize(look)[0].astype(np.int64)  # kept small: products would overflow
+    return look, _first_sites(look) if n else np.zeros(0, dtype=np.int64)
 
 
 def rule_classes(index: LayerIndex, rulebook: Rulebook) -> dict[str, Any]:

@@ -65,6 +65,60 @@ def test_features_that_rules_cannot_tell_apart_share_a_signature(pack: LayerInde
     assert 1 < len(set(codes)) <= len(codes)
 
 
+def test_signatures_worked_out_per_look_equal_those_worked_out_per_feature(
+    pack: LayerIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Codes are computed once per distinct look of a feature; computing them for every feature
+    on its own (every feature its own look) gives the same tables, layer by layer."""
+    import zoning.api as api
+
+    rulebook = load_rulebook()
+    by_look = feature_signatures(pack, rulebook)
+    api._SIGNATURES.clear()
+    distinct_looks = api._distinct_looks
+
+    def every_feature_apart(layer, read, named):  # type: ignore[no-untyped-def]
+        n = len(layer.feature_id)
+        return np.arange(n), np.arange(n)
+
+    monkeypatch.setattr(api, "_distinct_looks", every_feature_apart)
+    apart = feature_signatures(pack, rulebook)
+    api._SIGNATURES.clear()
+    assert by_look.keys() == apart.keys()
+    for layer_id, table in by_look.items():
+        other = apart[layer_id]
+        assert table["by_row"].tolist() == other["by_row"].tolist(), layer_id
+        assert table["by_id"] == other["by_id"], layer_id
+        assert {k: v.tolist() for k, v in table["cuts"].items()} == {
+            k: v.tolist() for k, v in other["cuts"].items()
+        }, layer_id
+        assert table["classes"].of_row.tolist() == other["classes"].of_row.tolist(), layer_id
+        assert table["classes"].reach_m == other["classes"].reach_m, layer_id
+    # and the looks do collapse features: the control units differ only by control class
+    units = next(v for v in pack.vectors.values() if v.kind == "control_unit")
+    read, named = api._attributes_read(units.kind, [r.zone for r in rulebook.rules], [], False, False)
+    look, first = distinct_looks(units, read, named)
+    assert len(look) == len(units.feature_id) > 100 and len(first) == len(set(units.zone_class))
+
+
+def test_values_that_print_differently_never_share_a_look() -> None:
+    """Rules compare attribute values as text: 1, 1.0, True, 0.0 and -0.0 are told apart."""
+    from types import SimpleNamespace
+
+    import zoning.api as api
+
+    values = np.array([1, 1.0, True, 0.0, -0.0, None, np.nan, "1", 1], dtype=object)
+    layer = SimpleNamespace(
+        feature_id=np.arange(len(values)).astype(str).astype(object),
+        zone_class=np.full(len(values), "a", dtype=object),
+        name=np.full(len(values), "n", dtype=object),
+        attrs={"level": values},
+    )
+    look, first = api._distinct_looks(layer, ["level"], named=False)
+    assert look.tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 0]
+    assert first.tolist() == [0, 1, 2, 3, 4, 5, 6, 7]
+
+
 def _partition(ids: np.ndarray) -> list[tuple[int, ...]]:
     groups: dict[int, list[int]] = {}
     for site, situation in enumerate(ids.tolist()):
