@@ -28,7 +28,7 @@ import shapely
 
 from bench.measure import area_m2, geodesic_length_m
 from layers.catalog import Catalog, CatalogEntry, read_catalog, sha256_file, write_catalog
-from layers.outlines import outlines_format, write_outlines
+from layers.outlines import OUTLINES_SUFFIX, outlines_format, write_outlines
 from layers.subdivide import MAX_VERTICES, pieces_current, write_pieces
 
 KM_PER_DEG_LAT = 110.9
@@ -327,18 +327,23 @@ LAYERS = {
 }
 
 
+def _outlines_stale(entry: CatalogEntry) -> bool:
+    """Outlines made otherwise than this code makes them, or in an older file format."""
+    return entry.outlines_format != outlines_format() or not str(entry.outlines).endswith(
+        OUTLINES_SUFFIX)
+
+
 def add_pieces(out: Path) -> Path:
     """(Re)write the pieces and outlines files of a set made by older code, as ``zoning build``
     would."""
     catalog = read_catalog(out)
-    if all(pieces_current(e, MAX_VERTICES) and e.outlines_format == outlines_format()
-           for e in catalog.layers):
+    if all(pieces_current(e, MAX_VERTICES) and not _outlines_stale(e) for e in catalog.layers):
         return out
     entries = []
     for entry in catalog.layers:
         geoms = np.asarray(gpd.read_parquet(out / entry.path).geometry.values, dtype=object)
         update = {} if pieces_current(entry, MAX_VERTICES) else write_pieces(geoms, out, entry.id)
-        if entry.outlines_format != outlines_format():
+        if _outlines_stale(entry):
             update.update(write_outlines(geoms, out, entry.id))
         entries.append(entry.model_copy(update=update))
     write_catalog(out, Catalog(layers=entries))
