@@ -22,6 +22,9 @@ def _cli(src: Path, out: Path, *extra: str) -> subprocess.Popen:
         [sys.executable, "-m", "app.cli", "batch", str(src), "-o", str(out), "--chunk-rows", "20",
          "--project-type", "solar", "--no-progress", *extra],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # a shell starting the tests in the background (``make test &``) leaves SIGINT ignored,
+        # which the child would inherit, and Python then never raises KeyboardInterrupt
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
